@@ -1,0 +1,130 @@
+"""Typed settings with one precedence: flag, environment, ``veedel.toml``, default.
+
+A flag reaches the settings as a keyword argument of :func:`get_settings`. An
+environment variable is named ``VEEDEL_<FIELD>`` (``VEEDEL_WAREHOUSE_URL``); a
+product section is read with :func:`load_section`, whose fields come from
+``VEEDEL_<SECTION>__<FIELD>`` and from the ``[<section>]`` table of the file.
+The file is ``./veedel.toml`` unless ``VEEDEL_CONFIG`` names another.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from veedel.errors import ConfigError
+
+__all__ = ["Settings", "config_path", "get_settings", "load_section"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def config_path() -> Path:
+    """The settings file: ``$VEEDEL_CONFIG`` or ``./veedel.toml``."""
+    return Path(os.environ.get("VEEDEL_CONFIG", "veedel.toml"))
+
+
+class Settings(BaseSettings):
+    """Settings shared by every product.
+
+    Examples
+    --------
+    >>> Settings(data_dir=Path("/tmp/x")).resolved_warehouse_url()
+    'duckdb:///tmp/x/warehouse.duckdb'
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="VEEDEL_", extra="ignore", validate_default=True
+    )
+
+    data_dir: Path = Path("veedel-data")
+    warehouse_url: str | None = None
+    store_url: str | None = None
+    log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_path())
+        return (init_settings, env_settings, toml)
+
+    def resolved_warehouse_url(self) -> str:
+        """The warehouse URL; a DuckDB file in the data folder by default."""
+        if self.warehouse_url:
+            return self.warehouse_url
+        return f"duckdb://{self.data_dir / 'warehouse.duckdb'}"
+
+    def resolved_store_url(self) -> str:
+        """The application store URL; a SQLite file in the data folder by default."""
+        if self.store_url:
+            return self.store_url
+        return f"sqlite:///{self.data_dir / 'store.sqlite'}"
+
+
+def get_settings(**flags: Any) -> Settings:
+    """Settings from flags (keyword arguments that are not None), env and file."""
+    given = {key: value for key, value in flags.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        raise _config_error(exc, "settings") from None
+
+
+def load_section(name: str, model: type[M], **flags: Any) -> M:
+    """Read the ``[name]`` section of the settings into ``model``.
+
+    Precedence is the same as for :class:`Settings`: flags, then
+    ``VEEDEL_<NAME>__<FIELD>`` environment variables, then the file, then the
+    model's defaults.
+    """
+    values: dict[str, Any] = {}
+    path = config_path()
+    if path.is_file():
+        try:
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                str(path), "must be valid TOML", str(exc), fix="Fix the file."
+            ) from None
+        section = document.get(name, {})
+        if isinstance(section, dict):
+            values.update(section)
+    prefix = f"VEEDEL_{name.upper()}__"
+    for key, value in os.environ.items():
+        if key.startswith(prefix):
+            values[key[len(prefix) :].lower()] = value
+    values.update({key: value for key, value in flags.items() if value is not None})
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise _config_error(exc, f"[{name}]") from None
+
+
+def _config_error(exc: ValidationError, where: str) -> ConfigError:
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "value"
+    return ConfigError(
+        field,
+        f"must satisfy: {first['msg']}",
+        first.get("input"),
+        where=where,
+        fix="Correct the flag, the VEEDEL_* variable or veedel.toml.",
+    )

@@ -1,0 +1,65 @@
+"""Connecting to the warehouse from a URL, whatever the engine."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import ibis
+
+from veedel.errors import ConfigError
+from veedel.settings import get_settings
+
+__all__ = ["connect", "redact"]
+
+log = logging.getLogger(__name__)
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ``***``, for logs and messages."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+def connect(url: str | None = None) -> Any:
+    """Open the warehouse named by ``url`` (default: the settings' warehouse).
+
+    ``duckdb://PATH`` opens (and creates) a DuckDB file, creating its folder;
+    ``duckdb://`` alone is an in-memory database. Any other URL goes to
+    ``ibis.connect`` (``postgres://user:pw@host:port/db``, ``pyspark://``, ...).
+
+    Examples
+    --------
+    >>> con = connect("duckdb://")
+    >>> con.list_tables()
+    []
+    """
+    url = url or get_settings().resolved_warehouse_url()
+    scheme = urlsplit(url).scheme
+    if not scheme:
+        raise ConfigError(
+            "warehouse_url",
+            "must be a URL such as duckdb://veedel-data/warehouse.duckdb",
+            url,
+        )
+    if scheme == "duckdb":
+        path = url[len("duckdb://") :]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            log.info("Opening DuckDB warehouse %s", path)
+            return ibis.duckdb.connect(path)
+        return ibis.duckdb.connect()
+    log.info("Connecting to warehouse %s", redact(url))
+    try:
+        return ibis.connect(url)
+    except Exception as exc:  # driver errors vary by engine
+        raise ConfigError(
+            "warehouse_url",
+            f"must name a reachable warehouse ({type(exc).__name__}: {exc})",
+            redact(url),
+        ) from None
