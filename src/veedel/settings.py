@@ -10,6 +10,7 @@ The file is ``./veedel.toml`` unless ``VEEDEL_CONFIG`` names another.
 from __future__ import annotations
 
 import os
+import secrets
 import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,7 +25,7 @@ from pydantic_settings import (
 
 from veedel.errors import ConfigError
 
-__all__ = ["Settings", "config_path", "get_settings", "load_section"]
+__all__ = ["Settings", "config_path", "get_settings", "load_section", "secret_key"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -53,6 +54,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8000
+    secret_key: str | None = None
+    max_upload_bytes: int = 10 * 1024 * 1024
 
     @classmethod
     def settings_customise_sources(
@@ -77,6 +80,21 @@ class Settings(BaseSettings):
         if self.store_url:
             return self.store_url
         return f"sqlite:///{self.data_dir / 'store.sqlite'}"
+
+
+def secret_key(settings: Settings) -> str:
+    """The key that signs session cookies: the setting, else a file in data_dir.
+
+    The file is created once with a random key, so sessions survive restarts.
+    """
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / "secret_key"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
 
 
 def get_settings(**flags: Any) -> Settings:

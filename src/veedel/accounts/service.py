@@ -1,0 +1,134 @@
+"""Creating accounts, checking passwords and tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine, select
+
+from veedel.accounts.models import ROLES, ApiToken, User
+from veedel.errors import InputError, NotFoundError
+from veedel.store import session_scope
+
+__all__ = [
+    "add_user",
+    "authenticate",
+    "create_token",
+    "list_users",
+    "role_allows",
+    "set_password",
+    "user_for_token",
+]
+
+log = logging.getLogger(__name__)
+
+_hasher = PasswordHasher()
+_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+MIN_PASSWORD = 8
+
+
+def _validate(username: str, password: str, role: str) -> None:
+    if not _USERNAME.match(username):
+        raise InputError(
+            "username",
+            "must be 1 to 64 letters, digits or _ . @ -",
+            username,
+        )
+    if len(password) < MIN_PASSWORD:
+        raise InputError(
+            "password",
+            f"must have at least {MIN_PASSWORD} characters",
+            "*" * len(password),
+        )
+    if role not in ROLES:
+        raise InputError("role", f"must be one of {', '.join(ROLES)}", role)
+
+
+def add_user(engine: Engine, username: str, password: str, role: str) -> User:
+    """Create an account; the password is stored as an Argon2id hash.
+
+    Raises InputError when the name is taken or a value breaks a rule.
+    """
+    _validate(username, password, role)
+    with session_scope(engine) as session:
+        if session.scalar(select(User).where(User.username == username)):
+            raise InputError(
+                "username",
+                "must be unique",
+                username,
+                fix="Pick another name, or use 'veedel users passwd'.",
+            )
+        user = User(username=username, password_hash=_hasher.hash(password), role=role)
+        session.add(user)
+    log.info("Added user %s with role %s", username, role)
+    return user
+
+
+def set_password(
+    engine: Engine, username: str, password: str, role: str | None = None
+) -> None:
+    """Replace a user's password (and role, when given)."""
+    _validate(username, password, role or "viewer")
+    with session_scope(engine) as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFoundError(f"No user named {username!r}.")
+        user.password_hash = _hasher.hash(password)
+        if role:
+            user.role = role
+
+
+def list_users(engine: Engine) -> list[User]:
+    """Every account, by name."""
+    with session_scope(engine) as session:
+        return list(session.scalars(select(User).order_by(User.username)))
+
+
+def authenticate(engine: Engine, username: str, password: str) -> User | None:
+    """The active user with this name and password, or None."""
+    with session_scope(engine) as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None or not user.active:
+            # Hash anyway so a wrong name takes as long as a wrong password.
+            _hasher.hash(password)
+            return None
+        try:
+            _hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        return user
+
+
+def create_token(engine: Engine, username: str, name: str = "api") -> str:
+    """A new API token for the user; only its digest is stored."""
+    token = "vdl_" + secrets.token_urlsafe(32)
+    with session_scope(engine) as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFoundError(f"No user named {username!r}.")
+        session.add(ApiToken(user_id=user.id, name=name, digest=_digest(token)))
+    return token
+
+
+def user_for_token(engine: Engine, token: str) -> User | None:
+    """The active user a bearer token belongs to, or None."""
+    with session_scope(engine) as session:
+        row = session.scalar(select(ApiToken).where(ApiToken.digest == _digest(token)))
+        if row is None:
+            return None
+        user = session.get(User, row.user_id)
+        return user if user is not None and user.active else None
+
+
+def role_allows(role: str, needed: str) -> bool:
+    """Whether ``role`` has at least the rights of ``needed`` (viewer < editor < admin)."""
+    return ROLES.index(role) >= ROLES.index(needed)  # type: ignore[arg-type]
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,63 @@
+"""The one FastAPI app: JSON API under /api/v1 and server-rendered pages."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from veedel import __version__
+from veedel.api.security import SessionSigner, make_auth_middleware
+from veedel.api.state import open_store
+from veedel.settings import Settings, get_settings, secret_key
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for ``settings`` (default: the resolved settings).
+
+    Examples
+    --------
+    ``uvicorn --factory veedel.api.app:create_app``
+    """
+    settings = settings or get_settings()
+    engine = open_store(settings.resolved_store_url())
+    signer = SessionSigner(secret_key(settings))
+
+    app = FastAPI(
+        title="veedel",
+        version=__version__,
+        description="Data products for location-based community apps.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.store = engine
+    app.state.signer = signer
+    app.middleware("http")(make_auth_middleware(engine, signer))
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        """Liveness: answers without sign-in."""
+        return {"status": "ok", "version": __version__}
+
+    _include_routers(app)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    # One line per product; the pages come last so /api paths win.
+    from veedel.api import accounts as accounts_api
+    from veedel.web import pages as web_pages
+
+    app.include_router(accounts_api.router)
+    app.include_router(web_pages.router)

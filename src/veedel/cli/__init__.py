@@ -1,0 +1,1 @@
+"""The ``veedel`` command line: a thin layer over the products' libraries."""

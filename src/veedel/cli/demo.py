@@ -1,0 +1,119 @@
+"""``veedel demo``: build the demo warehouse, run every product, serve the app.
+
+Each product adds one step to :data:`DEMO_STEPS`. A step that fails is
+reported and the others still run; the command then exits non-zero.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.rule import Rule
+from sqlalchemy import Engine
+
+from veedel.cli.console import console
+from veedel.settings import Settings, get_settings
+
+__all__ = ["DEMO_STEPS", "DemoContext", "demo_command"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DemoContext:
+    """What every demo step gets: settings, the warehouse, the store, options."""
+
+    settings: Settings
+    warehouse: Any
+    store: Engine
+    users: int
+    days: int
+    seed: int
+    results: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> Path:
+        """The folder that holds the warehouse, the store and the outputs."""
+        return self.settings.data_dir
+
+
+DemoStep = Callable[[DemoContext], None]
+
+
+def _build_warehouse(ctx: DemoContext) -> None:
+    from veedel.cli.warehouse_build import build_demo_warehouse
+
+    build_demo_warehouse(ctx)
+
+
+DEMO_STEPS: list[tuple[str, DemoStep]] = [
+    ("Build the warehouse", _build_warehouse),
+]
+
+
+def demo_command(
+    users: Annotated[
+        int, typer.Option(help="Users in the simulated community.", min=100)
+    ] = 20_000,
+    days: Annotated[int, typer.Option(help="Days simulated.", min=7)] = 42,
+    seed: Annotated[int, typer.Option(help="Seed of the simulator.")] = 7,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the warehouse and the store [veedel-data]."),
+    ] = None,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the web app at the end.")
+    ] = True,
+    port: Annotated[int | None, typer.Option(help="Port of the web app.")] = None,
+) -> None:
+    """Build the demo warehouse, run every product, serve the web app.
+
+    The warehouse in ./veedel-data is built from the bundled real data (a
+    Stack Exchange community and Reddit city channels) and a simulated
+    community; it is checked, then every product runs on it.
+
+    Example: veedel demo --users 5000 --no-serve
+    """
+    from veedel.api.state import open_store
+    from veedel.warehouse import connect
+
+    settings = get_settings(data_dir=data_dir, port=port)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ctx = DemoContext(
+        settings=settings,
+        warehouse=connect(settings.resolved_warehouse_url()),
+        store=open_store(settings.resolved_store_url()),
+        users=users,
+        days=days,
+        seed=seed,
+    )
+    failed = _run_steps(ctx)
+    if failed:
+        console.print(f"[bold red]{len(failed)} demo step(s) failed:[/] " + ", ".join(failed))
+        raise typer.Exit(1)
+    if serve:
+        from veedel.cli.serve import serve_app
+
+        serve_app(settings, demo_account=True)
+
+
+def _run_steps(ctx: DemoContext) -> list[str]:
+    failed: list[str] = []
+    for number, (title, step) in enumerate(DEMO_STEPS, start=1):
+        console.print(Rule(f"[bold]{number}/{len(DEMO_STEPS)} {title}"))
+        started = time.perf_counter()
+        try:
+            step(ctx)
+        except Exception as exc:  # one failing product must not stop the others
+            log.debug("Demo step %r failed", title, exc_info=True)
+            console.print(f"[bold red]Failed:[/] {type(exc).__name__}: {exc}")
+            failed.append(title)
+            continue
+        console.print(f"[dim]done in {time.perf_counter() - started:.1f} s[/]")
+    return failed

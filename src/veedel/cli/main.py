@@ -1,0 +1,71 @@
+"""The root of the ``veedel`` command line.
+
+Each product's commands live in a module of their own and are registered here
+with one line.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from veedel import __version__
+from veedel.cli import demo, serve, users
+from veedel.cli.console import console, err_console
+from veedel.errors import VeedelError
+from veedel.log import configure_logging
+
+
+class _VeedelGroup(TyperGroup):
+    """The root group: a veedel error becomes a clear message and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except VeedelError as exc:
+            err_console.print(f"[bold red]Error:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(2) from None
+
+
+app = typer.Typer(
+    name="veedel",
+    cls=_VeedelGroup,
+    help=(
+        "Data products for location-based community apps.\n\n"
+        "Example: veedel demo   (build the demo warehouse, run every product, "
+        "serve the web app)"
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"veedel {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show debug output.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version."
+        ),
+    ] = False,
+) -> None:
+    """veedel: experiments, segments, image filter, text analytics and more."""
+    configure_logging(verbose, console)
+
+
+app.command("demo")(demo.demo_command)
+app.command("serve")(serve.serve_command)
+app.add_typer(users.app, name="users")

@@ -1,0 +1,72 @@
+"""``veedel serve``: the web app and the JSON API."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from veedel.cli.console import console
+from veedel.settings import Settings, get_settings
+
+__all__ = ["serve_app", "serve_command"]
+
+DEMO_USER = "admin"
+
+
+def serve_app(settings: Settings, demo_account: bool = False) -> None:
+    """Run the app with uvicorn until interrupted.
+
+    With ``demo_account`` an admin account gets a fresh random password, which
+    is printed so the person running the demo can sign in.
+    """
+    import uvicorn
+
+    from veedel.api.app import create_app
+
+    app = create_app(settings)
+    if demo_account:
+        password = _reset_demo_account(settings)
+        console.print(
+            f"\n[bold]Sign in at http://{settings.host}:{settings.port}/ as "
+            f"[cyan]{DEMO_USER}[/] with password [cyan]{password}[/][/]"
+        )
+    console.print(
+        f"Serving on http://{settings.host}:{settings.port}  (Ctrl+C to stop)"
+    )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+
+
+def _reset_demo_account(settings: Settings) -> str:
+    from sqlalchemy.exc import IntegrityError
+
+    from veedel.accounts import add_user, set_password
+    from veedel.api.state import open_store
+    from veedel.errors import InputError
+
+    engine = open_store(settings.resolved_store_url())
+    password = secrets.token_urlsafe(9)
+    try:
+        add_user(engine, DEMO_USER, password, "admin")
+    except (InputError, IntegrityError):
+        set_password(engine, DEMO_USER, password, "admin")
+    (settings.data_dir / "demo-credentials.txt").write_text(
+        f"{DEMO_USER} {password}\n", encoding="utf-8"
+    )
+    return password
+
+
+def serve_command(
+    host: Annotated[str | None, typer.Option(help="Interface to bind [127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [8000].")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Folder of the store and warehouse.")
+    ] = None,
+) -> None:
+    """Serve the web app and the JSON API.
+
+    Example: veedel serve --host 0.0.0.0 --port 8080
+    """
+    serve_app(get_settings(host=host, port=port, data_dir=data_dir))
