@@ -53,13 +53,18 @@ def new_token(
     body: TokenIn, request: Request, user: Annotated[CurrentUser, Depends(current_user)]
 ) -> TokenOut:
     """A new API token for the signed-in user; store it, it is shown once."""
-    return TokenOut(token=create_token(request.app.state.store, user.username, body.name))
+    return TokenOut(
+        token=create_token(request.app.state.store, user.username, body.name)
+    )
 
 
 @router.get("/users", dependencies=[Depends(require_role("admin"))])
 def users(request: Request) -> list[UserOut]:
     """Every account (admins only)."""
-    return [UserOut(username=u.username, role=u.role) for u in list_users(request.app.state.store)]
+    return [
+        UserOut(username=u.username, role=u.role)
+        for u in list_users(request.app.state.store)
+    ]
 
 
 @router.post("/users", status_code=201, dependencies=[Depends(require_role("admin"))])

@@ -141,7 +141,7 @@ def make_auth_middleware(
             expected = str((session or {}).get("csrf", ""))
             if not expected or not hmac.compare_digest(sent, expected):
                 return JSONResponse(
-                    {"detail": "The form's CSRF token is missing or wrong; reload the page."},
+                    {"detail": "The CSRF token is missing or wrong; reload the page."},
                     status_code=403,
                 )
         return await call_next(request)

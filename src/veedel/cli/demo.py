@@ -95,7 +95,9 @@ def demo_command(
     )
     failed = _run_steps(ctx)
     if failed:
-        console.print(f"[bold red]{len(failed)} demo step(s) failed:[/] " + ", ".join(failed))
+        console.print(
+            f"[bold red]{len(failed)} demo step(s) failed:[/] " + ", ".join(failed)
+        )
         raise typer.Exit(1)
     if serve:
         from veedel.cli.serve import serve_app

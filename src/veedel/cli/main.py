@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -22,11 +21,13 @@ from veedel.log import configure_logging
 class _VeedelGroup(TyperGroup):
     """The root group: a veedel error becomes a clear message and exit code 2."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except VeedelError as exc:
-            err_console.print(f"[bold red]Error:[/] {exc}", markup=True, highlight=False)
+            err_console.print(
+                f"[bold red]Error:[/] {exc}", markup=True, highlight=False
+            )
             raise typer.Exit(2) from None
 
 

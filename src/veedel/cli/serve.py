@@ -59,7 +59,9 @@ def _reset_demo_account(settings: Settings) -> str:
 
 
 def serve_command(
-    host: Annotated[str | None, typer.Option(help="Interface to bind [127.0.0.1].")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind [127.0.0.1].")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port [8000].")] = None,
     data_dir: Annotated[
         Path | None, typer.Option(help="Folder of the store and warehouse.")

@@ -33,7 +33,9 @@ def add(
     password: Annotated[
         str,
         typer.Option(
-            prompt=True, confirmation_prompt=True, hide_input=True,
+            prompt=True,
+            confirmation_prompt=True,
+            hide_input=True,
             help="At least 8 characters (asked for when not given).",
         ),
     ] = "",
@@ -93,5 +95,7 @@ def list_accounts(data_dir: DataDir = None) -> None:
 
     table = Table("user", "role", "active", "created")
     for user in list_users(_store(data_dir)):
-        table.add_row(user.username, user.role, str(user.active), f"{user.created_at:%Y-%m-%d}")
+        table.add_row(
+            user.username, user.role, str(user.active), f"{user.created_at:%Y-%m-%d}"
+        )
     console.print(table)

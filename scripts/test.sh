@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The test command: lint, format check, type check, then the whole test suite
+# (slow calibration tests included) against a real PostgreSQL server and a real
+# headless Chromium. Extra arguments go to pytest, e.g. scripts/test.sh -m "not slow".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v uv >/dev/null || python3 -m pip install --quiet uv
+uv sync --locked --quiet
+
+started_pg=""
+if [ -z "${VEEDEL_TEST_POSTGRES_URL:-}" ]; then
+  eval "export $(scripts/postgres.sh | tr '\n' ' ')"
+  started_pg=$VEEDEL_TEST_POSTGRES_DIR
+  trap 'scripts/postgres.sh stop "$started_pg"' EXIT
+fi
+
+uv run ruff check src tests benchmarks
+uv run ruff format --check src tests benchmarks
+uv run mypy
+uv run pytest -n 2 --dist loadgroup "$@"

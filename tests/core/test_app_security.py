@@ -1,0 +1,133 @@
+"""The app lets nothing but /health through without sign-in; roles and CSRF hold."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from veedel.accounts import add_user, create_token
+from veedel.api.app import create_app
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    app = create_app()
+    for name, role in [("vera", "viewer"), ("ed", "editor"), ("ada", "admin")]:
+        add_user(app.state.store, name, f"{name}-password", role)
+    with TestClient(app, base_url="https://testserver") as test_client:
+        yield test_client
+
+
+def _sign_in(client: TestClient, name: str) -> None:
+    response = client.post(
+        "/login",
+        data={"username": name, "password": f"{name}-password", "next": "/"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+
+
+def test_health_needs_no_sign_in(client: TestClient) -> None:
+    """/health answers anonymously."""
+    assert client.get("/health").json()["status"] == "ok"
+
+
+def test_everything_else_needs_sign_in(client: TestClient) -> None:
+    """Pages redirect to /login, the API answers 401, docs too."""
+    page = client.get("/", follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"] == "/login?next=/"
+    assert client.get("/api/v1/me").status_code == 401
+    assert client.get("/api/v1/openapi.json").status_code == 401
+
+
+def test_sign_in_sets_a_secure_http_only_cookie(client: TestClient) -> None:
+    """The session cookie is HttpOnly, Secure and SameSite=Lax."""
+    response = client.post(
+        "/login",
+        data={"username": "vera", "password": "vera-password"},
+        follow_redirects=False,
+    )
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "secure" in cookie and "samesite=lax" in cookie
+    assert client.get("/api/v1/me").json() == {"username": "vera", "role": "viewer"}
+
+
+def test_wrong_password_is_refused(client: TestClient) -> None:
+    """A wrong password shows the form again with a message, status 401."""
+    response = client.post("/login", data={"username": "vera", "password": "nope-nope"})
+    assert response.status_code == 401
+    assert "Wrong user name or password." in response.text
+
+
+def test_login_redirect_stays_on_this_site(client: TestClient) -> None:
+    """An absolute next= URL is replaced by /."""
+    response = client.post(
+        "/login",
+        data={
+            "username": "vera",
+            "password": "vera-password",
+            "next": "https://evil.example/",
+        },
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/"
+
+
+def test_forms_need_the_csrf_token(client: TestClient) -> None:
+    """A POST from a signed-in browser without the session's token is refused."""
+    _sign_in(client, "ada")
+    refused = client.post("/logout", data={}, follow_redirects=False)
+    assert refused.status_code == 403
+    page = client.get("/").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    accepted = client.post(
+        "/logout", data={"csrf_token": token.group(1)}, follow_redirects=False
+    )
+    assert accepted.status_code == 303
+
+
+@pytest.mark.parametrize(("name", "status"), [("vera", 403), ("ed", 403), ("ada", 200)])
+def test_only_admins_list_users(client: TestClient, name: str, status: int) -> None:
+    """Each role gets what it may: the user list is for admins."""
+    _sign_in(client, name)
+    assert client.get("/api/v1/users").status_code == status
+
+
+def test_api_token_works_without_cookie_or_csrf(client: TestClient) -> None:
+    """A bearer token authenticates the JSON API, POSTs included."""
+    token = create_token(client.app.state.store, "ada")  # type: ignore[attr-defined]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/me", headers=headers).json()["username"] == "ada"
+    created = client.post(
+        "/api/v1/users",
+        json={"username": "new", "password": "new-password", "role": "viewer"},
+        headers=headers,
+    )
+    assert created.status_code == 201
+    assert (
+        client.get(
+            "/api/v1/me", headers={"Authorization": "Bearer vdl_wrong"}
+        ).status_code
+        == 401
+    )
+
+
+def test_api_rejects_bad_user_input(client: TestClient) -> None:
+    """Missing or invalid fields give 422 naming the field; nothing is stored."""
+    token = create_token(client.app.state.store, "ada")  # type: ignore[attr-defined]
+    headers = {"Authorization": f"Bearer {token}"}
+    response = client.post(
+        "/api/v1/users",
+        json={"username": "x", "password": "short", "role": "god"},
+        headers=headers,
+    )
+    assert response.status_code == 422
+    fields = {error["loc"][-1] for error in response.json()["detail"]}
+    assert fields == {"password", "role"}
+    names = [u["username"] for u in client.get("/api/v1/users", headers=headers).json()]
+    assert "x" not in names
