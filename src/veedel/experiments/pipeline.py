@@ -1,0 +1,470 @@
+"""Sufficient statistics of an experiment, computed in the warehouse.
+
+The pipeline turns an experiment definition and its metrics into one Ibis
+expression that the warehouse runs in a single query:
+
+1. **units**: one row per user exposed (or assigned) between the start and the
+   analysis date, with the variant, the first exposure time, the exposure day
+   and the slice properties; users seen in more than one variant are dropped
+   (and counted by :func:`unit_counts`);
+2. **per-user values**: for each source table, one group-by over its rows
+   joined to the units gives every metric's per-user numerator, denominator
+   and pre-period covariate for all metrics on that source at once (so each
+   source table is read once);
+3. **cells**: one group-by of the units, left-joined to the per-user values,
+   by variant, exposure day and every slice property gives n, sums, sums of
+   squares and cross products per metric.
+
+Because sums add up, everything the analysis needs comes from the cells:
+the totals per variant, the totals per slice value (summing over the other
+slices) and the cumulative totals per day. A user enters a metric on the day
+its window is complete (exposure day + window end), so the chart of the
+effect over time shows, for each day, the users whose metric was known then.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from veedel.experiments.definitions import ExperimentDefinition
+from veedel.experiments.metrics import (
+    Aggregation,
+    Metric,
+    MetricLibrary,
+    filter_expression,
+    source_rows,
+)
+
+__all__ = [
+    "Cells",
+    "UnitCounts",
+    "compute_cells",
+    "metric_columns",
+    "unit_counts",
+    "units_expression",
+]
+
+log = logging.getLogger(__name__)
+
+UNKNOWN = "(unknown)"
+_DAY = 86400
+
+
+@dataclass(frozen=True)
+class UnitCounts:
+    """Who is in the experiment, before any metric.
+
+    ``assigned`` counts users per variant as found in the warehouse (users in
+    more than one variant excluded); ``multi_variant`` counts the excluded
+    users; ``unknown_variant`` counts users in a variant the definition lacks.
+    """
+
+    assigned: dict[str, int]
+    multi_variant: int
+    unknown_variant: int
+
+
+@dataclass(frozen=True)
+class Cells:
+    """Sufficient statistics per variant x exposure day x slice values.
+
+    ``frame`` has columns ``variant``, ``exposure_day``, one ``slice_<name>``
+    per slice property, ``n`` and, per metric, the columns named by
+    :func:`metric_columns`. ``look_day`` is the analysis date's day index
+    (day 0 is the start date).
+    """
+
+    frame: pd.DataFrame
+    metrics: tuple[str, ...]
+    slices: tuple[str, ...]
+    look_day: int
+    start: dt.date
+    caps: dict[str, tuple[float | None, float | None]]
+    quantile_values: dict[str, dict[str, np.ndarray[Any, Any]]]
+
+
+def metric_columns(key: str, metric: Metric, cuped: bool) -> dict[str, str]:
+    """Names of the cell columns of ``metric``: role -> column name.
+
+    Roles: ``sum``, ``sum_sq`` (numerator), and for ratios ``den_sum``,
+    ``den_sum_sq``, ``cross_sum``; with CUPED ``pre_sum``, ``pre_sum_sq``,
+    ``pre_cross`` (covariate x numerator) and for ratios ``pre_den_cross``
+    (covariate x denominator): the covariate is the numerator over the
+    pre-period.
+    """
+    names = {"sum": f"{key}__y", "sum_sq": f"{key}__yy"}
+    if metric.kind == "ratio":
+        names |= {
+            "den_sum": f"{key}__d",
+            "den_sum_sq": f"{key}__dd",
+            "cross_sum": f"{key}__yd",
+        }
+    if cuped and metric.kind in ("mean", "ratio", "proportion"):
+        names |= {
+            "pre_sum": f"{key}__x",
+            "pre_sum_sq": f"{key}__xx",
+            "pre_cross": f"{key}__xy",
+        }
+        if metric.kind == "ratio":
+            names["pre_den_cross"] = f"{key}__xd"
+    return names
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day)
+
+
+def _end_of_look(definition: ExperimentDefinition, as_of: dt.date) -> dt.datetime:
+    return _day_start(as_of) + dt.timedelta(days=1)
+
+
+def units_expression(
+    con: Any, definition: ExperimentDefinition, as_of: dt.date
+) -> tuple[Any, Any]:
+    """The units of the experiment and the per-user variant summary behind them.
+
+    Returns ``(units, per_user)``: ``units`` holds users in exactly one known
+    variant with ``unit_id``, ``variant``, ``first_ts``, ``exposure_day`` and
+    ``slice_<name>`` columns; ``per_user`` holds every user with the number of
+    variants seen, for the counts of :func:`unit_counts`.
+    """
+    source = definition.assignment.source
+    table = con.table(source)
+    time_column = "exposed_at" if source == "exposures" else "assigned_at"
+    start = _day_start(definition.start)
+    stop = _end_of_look(definition, as_of)
+    if definition.end is not None:
+        stop = min(stop, _day_start(definition.end) + dt.timedelta(days=1))
+
+    rows = table.filter(
+        table.experiment_id == definition.warehouse_id,
+        table[time_column] >= ibis.literal(start),
+        table[time_column] < ibis.literal(stop),
+    )
+    per_user = rows.group_by(unit_id=rows.user_id).aggregate(
+        n_variants=rows.variant.nunique(),
+        variant=rows.variant.min(),
+        first_ts=rows[time_column].min(),
+    )
+    known = [v.key for v in definition.variants]
+    single = per_user.filter(per_user.n_variants == 1, per_user.variant.isin(known))
+
+    start_epoch = int(start.replace(tzinfo=dt.UTC).timestamp())
+    day_epoch = single.first_ts.truncate("D").epoch_seconds()
+    units = single.mutate(
+        exposure_day=((day_epoch - start_epoch) // _DAY).cast("int64")
+    ).select("unit_id", "variant", "first_ts", "exposure_day")
+    if definition.slices:
+        users = con.table("users")
+        props = users.select(
+            prop_user_id=users.user_id,
+            **{
+                f"slice_{name}": users[name].cast("string").fill_null(UNKNOWN)
+                for name in definition.slices
+            },
+        )
+        joined = units.left_join(props, units.unit_id == props.prop_user_id)
+        units = joined.select(
+            "unit_id",
+            "variant",
+            "first_ts",
+            "exposure_day",
+            *[
+                joined[f"slice_{name}"].fill_null(UNKNOWN).name(f"slice_{name}")
+                for name in definition.slices
+            ],
+        )
+    return units, per_user
+
+
+def unit_counts(
+    con: Any, definition: ExperimentDefinition, as_of: dt.date
+) -> UnitCounts:
+    """Users per variant, users in several variants and in unknown variants."""
+    _, per_user = units_expression(con, definition, as_of)
+    known = [v.key for v in definition.variants]
+    summary = (
+        per_user.group_by(
+            multi=per_user.n_variants > 1,
+            known=per_user.variant.isin(known),
+            variant=per_user.variant,
+        )
+        .aggregate(users=per_user.count())
+        .to_pandas()
+    )
+    assigned = {key: 0 for key in known}
+    multi = unknown = 0
+    for row in summary.itertuples(index=False):
+        if row.multi:
+            multi += int(row.users)
+        elif not row.known:
+            unknown += int(row.users)
+        else:
+            assigned[str(row.variant)] = int(row.users)
+    return UnitCounts(assigned, multi, unknown)
+
+
+def _window_condition(rows: Any, aggregation: Aggregation, metric: Metric) -> Any:
+    inside = filter_expression(rows, aggregation.filter)
+    start = rows.first_ts + ibis.interval(days=metric.window.start_day)
+    inside = inside & (rows.ts >= start)
+    if metric.window.end_day is not None:
+        end = rows.first_ts + ibis.interval(days=metric.window.end_day)
+        inside = inside & (rows.ts < end)
+    return inside
+
+
+def _pre_condition(rows: Any, aggregation: Aggregation, pre_days: int) -> Any:
+    inside = filter_expression(rows, aggregation.filter)
+    begin = rows.first_ts - ibis.interval(days=pre_days)
+    return inside & (rows.ts >= begin) & (rows.ts < rows.first_ts)
+
+
+def _aggregate(condition: Any, rows: Any, aggregation: Aggregation) -> Any:
+    if aggregation.aggregate == "count":
+        return condition.ifelse(1, 0).sum()
+    if aggregation.aggregate == "any":
+        return condition.ifelse(1, 0).max()
+    value = rows[aggregation.column].cast("float64")
+    if aggregation.aggregate == "sum":
+        return condition.ifelse(value, 0.0).sum()
+    return condition.ifelse(value, ibis.null("float64")).max()
+
+
+def _per_user_values(
+    con: Any,
+    source: str,
+    items: Sequence[tuple[str, Aggregation, Metric]],
+    units: Any,
+    stop: dt.datetime,
+    pre_days: int | None,
+) -> Any:
+    """One group-by over ``source``: per user, every value named in ``items``."""
+    rows = source_rows(con, source)
+    rows = rows.select("unit_id", "ts", *_needed_columns(items))
+    keyed = units.select(u_id=units.unit_id, first_ts=units.first_ts)
+    joined = rows.join(keyed, rows.unit_id == keyed.u_id)
+
+    earliest = min(metric.window.start_day for _, _, metric in items)
+    lower = joined.first_ts + ibis.interval(days=earliest)
+    if pre_days is not None:
+        lower = joined.first_ts - ibis.interval(days=pre_days)
+    joined = joined.filter(joined.ts >= lower, joined.ts < ibis.literal(stop))
+
+    aggregates: dict[str, Any] = {}
+    for name, aggregation, metric in items:
+        condition = _window_condition(joined, aggregation, metric)
+        aggregates[name] = _aggregate(condition, joined, aggregation)
+        if pre_days is not None:
+            pre = _pre_condition(joined, aggregation, pre_days)
+            aggregates[f"{name}__pre"] = _aggregate(pre, joined, aggregation)
+    return joined.group_by(v_id=joined.u_id).aggregate(**aggregates)
+
+
+def _needed_columns(items: Iterable[tuple[str, Aggregation, Metric]]) -> list[str]:
+    columns: set[str] = set()
+    for _, aggregation, _ in items:
+        columns.update(condition.column for condition in aggregation.filter)
+        if aggregation.column is not None:
+            columns.add(aggregation.column)
+    return sorted(columns - {"unit_id", "ts"})
+
+
+def _value_items(
+    metrics: dict[str, Metric],
+) -> dict[str, list[tuple[str, Aggregation, Metric]]]:
+    """Numerators and denominators grouped by source: one query per source."""
+    by_source: dict[str, list[tuple[str, Aggregation, Metric]]] = {}
+    for key, metric in metrics.items():
+        names = ("num", "den")
+        for name, aggregation in zip(names, metric.aggregations, strict=False):
+            by_source.setdefault(aggregation.source, []).append(
+                (f"{key}__{name}", aggregation, metric)
+            )
+    return by_source
+
+
+def per_user_table(
+    con: Any,
+    definition: ExperimentDefinition,
+    metrics: dict[str, Metric],
+    as_of: dt.date,
+) -> Any:
+    """Units with every metric's per-user values (``<key>__num`` etc.), as Ibis.
+
+    Missing values (users with no rows) are zero; a ``max`` over no rows is
+    zero too.
+    """
+    units, _ = units_expression(con, definition, as_of)
+    stop = _end_of_look(definition, as_of)
+    cuped = definition.analysis.cuped
+    pre_days = cuped.pre_period_days if cuped.enabled else None
+
+    table = units
+    value_names: list[str] = []
+    for source, items in _value_items(metrics).items():
+        values = _per_user_values(con, source, items, units, stop, pre_days)
+        table = table.left_join(values, table.unit_id == values.v_id).drop("v_id")
+        for name, _, _ in items:
+            value_names.append(name)
+            if pre_days is not None:
+                value_names.append(f"{name}__pre")
+    return table.mutate(
+        **{name: table[name].cast("float64").fill_null(0.0) for name in value_names}
+    )
+
+
+def _capped(column: Any, cap: float | None) -> Any:
+    if cap is None:
+        return column
+    return ibis.least(column, ibis.literal(cap, type="float64"))
+
+
+def _cell_aggregates(
+    table: Any,
+    key: str,
+    metric: Metric,
+    caps: tuple[float | None, float | None],
+    cuped: bool,
+) -> dict[str, Any]:
+    names = metric_columns(key, metric, cuped)
+    y = _capped(table[f"{key}__num"], caps[0])
+    result = {names["sum"]: y.sum(), names["sum_sq"]: (y * y).sum()}
+    if metric.kind == "ratio":
+        d = _capped(table[f"{key}__den"], caps[1])
+        result |= {
+            names["den_sum"]: d.sum(),
+            names["den_sum_sq"]: (d * d).sum(),
+            names["cross_sum"]: (y * d).sum(),
+        }
+    if "pre_sum" in names:
+        x = _capped(table[f"{key}__num__pre"], caps[0])
+        result |= {
+            names["pre_sum"]: x.sum(),
+            names["pre_sum_sq"]: (x * x).sum(),
+            names["pre_cross"]: (x * y).sum(),
+        }
+        if metric.kind == "ratio":
+            d = _capped(table[f"{key}__den"], caps[1])
+            result[names["pre_den_cross"]] = (x * d).sum()
+    return result
+
+
+def _percentile_cap(
+    table: Any, column: str, percentile: float, matured: Any
+) -> float | None:
+    """The pooled percentile of a per-user column, exact on every engine.
+
+    The warehouse returns the histogram of values (few distinct values for
+    counts); the percentile is the smallest value whose cumulative share
+    reaches ``percentile`` (the nearest-rank definition).
+    """
+    rows = table.filter(matured)
+    histogram = (
+        rows.group_by(value=rows[column]).aggregate(users=rows.count()).to_pandas()
+    )
+    if histogram.empty:
+        return None
+    histogram = histogram.sort_values("value")
+    share = histogram["users"].cumsum() / histogram["users"].sum()
+    position = int(np.searchsorted(share.to_numpy(), percentile - 1e-12))
+    return float(histogram["value"].iloc[min(position, len(histogram) - 1)])
+
+
+def _matured(table: Any, metric: Metric, look_day: int) -> Any:
+    return table.exposure_day + (metric.window.end_day or 0) <= look_day
+
+
+def compute_cells(
+    con: Any,
+    definition: ExperimentDefinition,
+    library: MetricLibrary,
+    as_of: dt.date,
+) -> Cells:
+    """Run the pipeline and return the cells of sufficient statistics.
+
+    One query computes the cells of every metric; metrics capped at a
+    percentile and quantile metrics add one small histogram query each.
+    """
+    keys = definition.metrics.all_keys
+    metrics = {key: library[key] for key in keys}
+    cuped = definition.analysis.cuped.enabled
+    look_day = (as_of - definition.start).days
+    table = per_user_table(con, definition, metrics, as_of)
+
+    caps: dict[str, tuple[float | None, float | None]] = {}
+    for key, metric in metrics.items():
+        caps[key] = _caps_of(table, key, metric, look_day)
+
+    quantile_values: dict[str, dict[str, np.ndarray[Any, Any]]] = {}
+    for key, metric in metrics.items():
+        if metric.kind == "quantile":
+            quantile_values[key] = _unit_values(table, key, metric, look_day)
+
+    aggregates: dict[str, Any] = {"n": table.count()}
+    for key, metric in metrics.items():
+        if metric.kind != "quantile":
+            aggregates |= _cell_aggregates(table, key, metric, caps[key], cuped)
+    slice_columns = [f"slice_{name}" for name in definition.slices]
+    grouped = table.group_by(["variant", "exposure_day", *slice_columns]).aggregate(
+        **aggregates
+    )
+    log.info("Computing sufficient statistics of %s in the warehouse", definition.key)
+    frame = grouped.to_pandas()
+    frame["exposure_day"] = frame["exposure_day"].astype("int64")
+    sort_columns = ["variant", "exposure_day", *slice_columns]
+    frame = frame.sort_values(sort_columns).reset_index(drop=True)
+    return Cells(
+        frame=frame,
+        metrics=tuple(keys),
+        slices=tuple(definition.slices),
+        look_day=look_day,
+        start=definition.start,
+        caps=caps,
+        quantile_values=quantile_values,
+    )
+
+
+def _caps_of(
+    table: Any, key: str, metric: Metric, look_day: int
+) -> tuple[float | None, float | None]:
+    if metric.capping is None:
+        return (None, None)
+    if metric.capping.value is not None:
+        value = metric.capping.value
+        return (value, value if metric.kind == "ratio" else None)
+    percentile = metric.capping.percentile
+    assert percentile is not None  # validated: exactly one of value, percentile
+    matured = _matured(table, metric, look_day)
+    numerator = _percentile_cap(table, f"{key}__num", percentile, matured)
+    denominator = None
+    if metric.kind == "ratio":
+        denominator = _percentile_cap(table, f"{key}__den", percentile, matured)
+    return (numerator, denominator)
+
+
+def _unit_values(
+    table: Any, key: str, metric: Metric, look_day: int
+) -> dict[str, np.ndarray[Any, Any]]:
+    """Per-variant unit-level values of a quantile metric (from a histogram)."""
+    rows = table.filter(_matured(table, metric, look_day))
+    histogram = (
+        rows.group_by(variant=rows.variant, value=rows[f"{key}__num"])
+        .aggregate(users=rows.count())
+        .to_pandas()
+    )
+    values: dict[str, np.ndarray[Any, Any]] = {}
+    for variant, part in histogram.groupby("variant"):
+        part = part.sort_values("value")
+        values[str(variant)] = np.repeat(
+            part["value"].to_numpy(dtype=float), part["users"].to_numpy(dtype=int)
+        )
+    return values
