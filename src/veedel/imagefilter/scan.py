@@ -1,0 +1,258 @@
+"""Score every image in a folder, resumably.
+
+:class:`Scanner` decodes and prepares the next batch of files on worker
+threads while the model scores the current one, so the model rarely waits.
+:func:`scan_folder` writes one record per file to a CSV or JSON Lines file as
+it goes (flushed after every batch); run again with the same output file it
+skips the files already recorded, so an interrupted scan resumes where it
+stopped. A file that cannot be decoded is recorded with its error code and
+does not stop the scan.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from veedel.errors import InputError
+from veedel.imagefilter.decode import DecodeLimits, ImageDecodeError, read_image_file
+from veedel.imagefilter.evaluation import IMAGE_SUFFIXES
+from veedel.imagefilter.model import OnnxClassifier
+from veedel.imagefilter.policy import Policy, Verdict
+
+__all__ = ["ScanRecord", "Scanner", "image_files", "read_records", "scan_folder"]
+
+logger = logging.getLogger(__name__)
+
+Format = Literal["csv", "json"]
+FIELDS = (
+    "path",
+    "score",
+    "action",
+    "error",
+    "frames",
+    "surface",
+    "model_version",
+    "review_threshold",
+    "block_threshold",
+)
+
+
+@dataclass(frozen=True)
+class ScanRecord:
+    """The outcome for one file: a score and action, or an error code."""
+
+    path: str
+    score: float | None
+    action: str | None
+    error: str | None
+    frames: int
+    surface: str
+    model_version: str
+    review_threshold: float
+    block_threshold: float
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    path: Path
+    tensors: NDArray[np.float32] | None
+    error: str | None
+
+
+class Scanner:
+    """Scores files in batches with decoding overlapped with inference.
+
+    Parameters
+    ----------
+    classifier
+        The model.
+    policy, surface
+        Thresholds applied to every score.
+    limits
+        Upload limits applied to every file.
+    batch_size
+        Files per model call.
+    workers
+        Threads decoding ahead of the model.
+    """
+
+    def __init__(
+        self,
+        classifier: OnnxClassifier,
+        policy: Policy,
+        *,
+        surface: str = "post_image",
+        limits: DecodeLimits | None = None,
+        batch_size: int = 16,
+        workers: int = 2,
+    ) -> None:
+        if batch_size < 1 or workers < 1:
+            raise InputError(
+                "batch_size/workers", "must be at least 1", (batch_size, workers)
+            )
+        self.classifier = classifier
+        self.policy = policy
+        self.surface = surface
+        self.thresholds = policy.thresholds(surface)
+        self.limits = limits or DecodeLimits()
+        self.batch_size = batch_size
+        self.workers = workers
+
+    def scan(
+        self, paths: Sequence[Path], root: Path | None = None
+    ) -> Iterator[tuple[ScanRecord, Verdict | None]]:
+        """Records for ``paths`` in order; paths are shown relative to ``root``."""
+        chunks = [
+            paths[i : i + self.batch_size]
+            for i in range(0, len(paths), self.batch_size)
+        ]
+        with ThreadPoolExecutor(self.workers) as pool:
+            ahead = self._submit(pool, chunks[0]) if chunks else []
+            for index in range(len(chunks)):
+                current = ahead
+                # Start decoding the next chunk before scoring this one.
+                if index + 1 < len(chunks):
+                    ahead = self._submit(pool, chunks[index + 1])
+                prepared = [future.result() for future in current]
+                yield from self._score(prepared, root)
+
+    def _submit(
+        self, pool: ThreadPoolExecutor, chunk: Sequence[Path]
+    ) -> list[Future[_Prepared]]:
+        return [pool.submit(self._prepare, path) for path in chunk]
+
+    def _prepare(self, path: Path) -> _Prepared:
+        try:
+            image = read_image_file(path, self.limits)
+        except ImageDecodeError as exc:
+            return _Prepared(path, None, exc.code)
+        except OSError:
+            return _Prepared(path, None, "unreadable")
+        return _Prepared(path, self.classifier.tensors(image), None)
+
+    def _score(
+        self, prepared: list[_Prepared], root: Path | None
+    ) -> Iterator[tuple[ScanRecord, Verdict | None]]:
+        good = [item for item in prepared if item.tensors is not None]
+        stacks = [item.tensors for item in good if item.tensors is not None]
+        scores = dict(
+            zip(
+                [id(item) for item in good],
+                self.classifier.score_stacks(stacks).tolist(),
+                strict=True,
+            )
+        )
+        for item in prepared:
+            name = str(item.path.relative_to(root)) if root else str(item.path)
+            verdict = None
+            if item.tensors is not None:
+                verdict = self.policy.decide(
+                    scores[id(item)], self.surface, self.classifier.model_version
+                )
+            yield (
+                ScanRecord(
+                    path=name,
+                    score=None if verdict is None else round(verdict.score, 6),
+                    action=None if verdict is None else verdict.action.value,
+                    error=item.error,
+                    frames=0 if item.tensors is None else int(item.tensors.shape[0]),
+                    surface=self.surface,
+                    model_version=self.classifier.model_version,
+                    review_threshold=self.thresholds.review,
+                    block_threshold=self.thresholds.block,
+                ),
+                verdict,
+            )
+
+
+def image_files(root: Path) -> list[Path]:
+    """Image files under ``root`` by suffix, sorted, recursively."""
+    if not root.is_dir():
+        raise InputError("DIR", "must be an existing folder", str(root))
+    return sorted(
+        path
+        for path in root.rglob("*")
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+    )
+
+
+def read_records(out: Path, fmt: Format) -> list[dict[str, str | None]]:
+    """Records already in ``out``; a torn last line (a crash mid-write) is cut."""
+    if not out.exists():
+        return []
+    text = out.read_text(encoding="utf-8")
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+        out.write_text(text, encoding="utf-8")
+    if fmt == "csv":
+        return list(csv.DictReader(io.StringIO(text)))
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise InputError(
+                "output",
+                f"line {number} must be JSON",
+                line[:80],
+                fix="Use a new output file.",
+            ) from None
+    return records
+
+
+def scan_folder(
+    root: Path,
+    out: Path,
+    scanner: Scanner,
+    *,
+    fmt: Format = "csv",
+    resume: bool = True,
+    on_record: Callable[[ScanRecord, Verdict | None, Path], None] | None = None,
+    on_start: Callable[[int, int], None] | None = None,
+) -> tuple[int, int]:
+    """Scan ``root`` into ``out``; returns (files scanned now, files skipped).
+
+    ``on_start(total, skipped)`` is called once the files are listed and
+    ``on_record(record, verdict, path)`` after each file, for progress and
+    for queueing.
+    """
+    files = image_files(root)
+    if not resume and out.exists():
+        out.unlink()
+    done = {record["path"] for record in read_records(out, fmt)}
+    todo = [path for path in files if str(path.relative_to(root)) not in done]
+    skipped = len(files) - len(todo)
+    if on_start is not None:
+        on_start(len(files), skipped)
+    logger.info(
+        "Scanning %d files in %s (%d already in %s)", len(todo), root, skipped, out
+    )
+
+    new_file = not out.exists() or out.stat().st_size == 0
+    with out.open("a", encoding="utf-8", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=FIELDS, lineterminator="\n")
+        if fmt == "csv" and new_file:
+            writer.writeheader()
+        for count, (record, verdict) in enumerate(scanner.scan(todo, root), start=1):
+            if fmt == "csv":
+                writer.writerow(asdict(record))
+            else:
+                stream.write(json.dumps(asdict(record)) + "\n")
+            if on_record is not None:
+                on_record(record, verdict, root / record.path)
+            if count % scanner.batch_size == 0:
+                stream.flush()
+    return len(todo), skipped

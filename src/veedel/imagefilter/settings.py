@@ -1,0 +1,98 @@
+"""The ``[images]`` section of ``veedel.toml``: limits, thresholds, sampling, model.
+
+Every field can also be set with ``VEEDEL_IMAGES__<FIELD>``; see
+:func:`veedel.settings.load_section` for the precedence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from veedel.imagefilter.decode import DecodeLimits
+from veedel.imagefilter.model import OPEN_NSFW, ModelSpec, OnnxClassifier
+from veedel.imagefilter.policy import DEFAULT_SURFACES, Policy, Thresholds
+from veedel.settings import load_section
+
+__all__ = ["ImageFilterSettings", "load_settings"]
+
+
+def _default_surfaces() -> dict[str, Thresholds]:
+    return {
+        name: Thresholds(review=review, block=block)
+        for name, (review, block) in DEFAULT_SURFACES.items()
+    }
+
+
+class ImageFilterSettings(BaseModel):
+    """Settings of the image filter.
+
+    Attributes
+    ----------
+    surfaces
+        Thresholds per surface, ``{name = {review = 0.3, block = 0.85}}``.
+    default_surface
+        The surface used when a caller names none.
+    max_bytes, max_pixels, max_frames
+        Upload limits, see :class:`~veedel.imagefilter.decode.DecodeLimits`.
+    batch_size, threads
+        Frames per model call and onnxruntime intra-op threads.
+    audit_allow_share, audit_block_share
+        Shares of automatically allowed and blocked images that go to the
+        review queue as a blind audit sample; they measure the error rates of
+        the automatic decisions and give the tuner labels outside the band.
+    second_review_share
+        Share of reviewed items that get an independent second review.
+    lease_seconds
+        How long a claimed item stays with its reviewer before it returns.
+    model
+        The :class:`~veedel.imagefilter.model.ModelSpec`; open_nsfw by default.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    surfaces: dict[str, Thresholds] = Field(default_factory=_default_surfaces)
+    default_surface: str = "post_image"
+    max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    max_pixels: int = Field(default=50_000_000, ge=1)
+    max_frames: int = Field(default=8, ge=1, le=64)
+    batch_size: int = Field(default=16, ge=1, le=256)
+    threads: int | None = Field(default=None, ge=1)
+    audit_allow_share: float = Field(default=0.02, ge=0.0, le=1.0)
+    audit_block_share: float = Field(default=0.05, ge=0.0, le=1.0)
+    second_review_share: float = Field(default=0.10, ge=0.0, le=1.0)
+    lease_seconds: int = Field(default=300, ge=1)
+    model: ModelSpec = OPEN_NSFW
+
+    @model_validator(mode="after")
+    def _default_is_known(self) -> ImageFilterSettings:
+        if self.default_surface not in self.surfaces:
+            raise ValueError(
+                f"default_surface {self.default_surface!r} must be one of "
+                f"{sorted(self.surfaces)}"
+            )
+        return self
+
+    def policy(self) -> Policy:
+        """The thresholds as a :class:`~veedel.imagefilter.policy.Policy`."""
+        return Policy(self.surfaces)
+
+    def limits(self) -> DecodeLimits:
+        """The upload limits."""
+        return DecodeLimits(
+            max_bytes=self.max_bytes,
+            max_pixels=self.max_pixels,
+            max_frames=self.max_frames,
+        )
+
+    def classifier(self) -> OnnxClassifier:
+        """Load the configured model (takes about a second)."""
+        return OnnxClassifier(
+            self.model, batch_size=self.batch_size, threads=self.threads
+        )
+
+
+def load_settings(**flags: Any) -> ImageFilterSettings:
+    """Settings from flags, ``VEEDEL_IMAGES__*`` variables, the file, defaults."""
+    return load_section("images", ImageFilterSettings, **flags)
