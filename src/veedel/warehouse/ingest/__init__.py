@@ -1,0 +1,21 @@
+"""Ingest: real sources into the canonical tables, streaming and idempotent.
+
+Each source converts its rows to canonical rows and writes them through
+:mod:`veedel.warehouse.load`: staged first, then inserted in one transaction,
+new keys only. Malformed input raises :class:`~veedel.errors.DataError` naming
+the file, the line or row, the field and the value, and leaves the warehouse
+as it was; with ``skip_bad_rows`` bad rows are set aside with their reason.
+"""
+
+from veedel.warehouse.ingest.rejects import Reject, RejectSink, RowProblem
+from veedel.warehouse.ingest.stackexchange import ingest_stackexchange
+from veedel.warehouse.ingest.summary import IngestSummary, TableCounts
+
+__all__ = [
+    "IngestSummary",
+    "Reject",
+    "RejectSink",
+    "RowProblem",
+    "TableCounts",
+    "ingest_stackexchange",
+]
