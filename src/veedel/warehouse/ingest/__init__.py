@@ -7,15 +7,22 @@ the file, the line or row, the field and the value, and leaves the warehouse
 as it was; with ``skip_bad_rows`` bad rows are set aside with their reason.
 """
 
+from veedel.warehouse.ingest.mapping import MappedInput, ingest_files, read_mapping
+from veedel.warehouse.ingest.reddit import ingest_reddit
 from veedel.warehouse.ingest.rejects import Reject, RejectSink, RowProblem
-from veedel.warehouse.ingest.stackexchange import ingest_stackexchange
+from veedel.warehouse.ingest.stackexchange import dump_files, ingest_stackexchange
 from veedel.warehouse.ingest.summary import IngestSummary, TableCounts
 
 __all__ = [
     "IngestSummary",
+    "MappedInput",
     "Reject",
     "RejectSink",
     "RowProblem",
     "TableCounts",
+    "dump_files",
+    "ingest_files",
+    "ingest_reddit",
     "ingest_stackexchange",
+    "read_mapping",
 ]
