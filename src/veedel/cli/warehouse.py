@@ -40,8 +40,8 @@ WarehouseOption = Annotated[
         "-w",
         help=(
             "Warehouse URL, e.g. duckdb://veedel-data/warehouse.duckdb or "
-            "postgres://user:pw@host:5432/db [default: VEEDEL_WAREHOUSE_URL, "
-            "veedel.toml, else the DuckDB file in the data folder]."
+            "postgres://user:pw@host:5432/db (default: VEEDEL_WAREHOUSE_URL, "
+            "then veedel.toml, then the DuckDB file in the data folder)."
         ),
         show_default=False,
     ),
@@ -84,7 +84,7 @@ def check_command(
     variants of one experiment. Exits 1 when any error is found (warnings alone
     exit 0) and 2 when the warehouse cannot be opened.
 
-    Example: veedel warehouse check --warehouse duckdb://veedel-data/warehouse.duckdb
+    Example: veedel warehouse check -w duckdb://veedel-data/warehouse.duckdb
 
     Example: veedel warehouse check --format json > check.json
     """

@@ -1,6 +1,7 @@
 """Validating a warehouse against the canonical data model.
 
-:func:`check_warehouse` runs every rule of :data:`RULES` inside the warehouse
+:func:`check_warehouse` runs every rule of
+:data:`veedel.warehouse.rules.RULES` inside the warehouse
 engine as Ibis expressions, so it works the same on DuckDB and PostgreSQL and
 never pulls a table into memory: only counts and at most five example rows per
 violation come back. The rules, their codes and severities are documented in
@@ -20,7 +21,14 @@ import ibis
 import ibis.expr.datatypes as dt
 
 from veedel.errors import InputError
-from veedel.warehouse.report import CheckReport, Rule, Violation
+from veedel.warehouse.report import CheckReport, Violation
+from veedel.warehouse.rules import (
+    COORDINATE_RANGES,
+    OPTIONAL_TABLES,
+    REQUIRED_TABLES,
+    RULES,
+    type_family,
+)
 from veedel.warehouse.schema import TABLES
 
 __all__ = [
@@ -35,134 +43,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-REQUIRED_TABLES: tuple[str, ...] = ("users", "channels", "posts", "votes")
-OPTIONAL_TABLES: tuple[str, ...] = ("events", "assignments", "exposures")
 MAX_EXAMPLES = 5
-COORDINATE_RANGES: dict[str, tuple[float, float]] = {
-    "latitude": (-90.0, 90.0),
-    "longitude": (-180.0, 180.0),
-}
-
-RULES: dict[str, Rule] = {
-    rule.code: rule
-    for rule in [
-        Rule(
-            "missing_table",
-            "error",
-            "tables",
-            "A required table (users, channels, posts, votes) is absent.",
-        ),
-        Rule(
-            "missing_optional_table",
-            "warning",
-            "tables",
-            "An optional table (events, assignments, exposures) is absent.",
-        ),
-        Rule(
-            "missing_column",
-            "error",
-            "columns",
-            "A canonical column is absent from its table.",
-        ),
-        Rule(
-            "wrong_type",
-            "error",
-            "columns",
-            "A column's type is not of the declared type family.",
-        ),
-        Rule(
-            "null_value",
-            "error",
-            "rows",
-            "A NULL in a column that the schema declares non-nullable.",
-        ),
-        Rule(
-            "duplicate_key",
-            "error",
-            "key values",
-            "A key value occurs in more than one row.",
-        ),
-        Rule(
-            "orphan_reply",
-            "error",
-            "rows",
-            "A reply whose parent_id names no post.",
-        ),
-        Rule(
-            "orphan_vote",
-            "error",
-            "rows",
-            "A vote whose post_id names no post.",
-        ),
-        Rule(
-            "bad_vote_value",
-            "error",
-            "rows",
-            "A vote whose value is neither +1 nor -1.",
-        ),
-        Rule(
-            "future_timestamp",
-            "error",
-            "rows",
-            "A timestamp later than the time of the check.",
-        ),
-        Rule(
-            "coordinate_out_of_range",
-            "error",
-            "rows",
-            "A latitude outside [-90, 90] or a longitude outside [-180, 180]"
-            " (NaN included).",
-        ),
-        Rule(
-            "unknown_user",
-            "warning",
-            "rows",
-            "A post, vote or event names a user_id that users does not hold.",
-        ),
-        Rule(
-            "unknown_channel",
-            "warning",
-            "rows",
-            "A post names a channel_id that channels does not hold.",
-        ),
-        Rule(
-            "unknown_assigned_user",
-            "error",
-            "rows",
-            "An assignment names a user_id that users does not hold.",
-        ),
-        Rule(
-            "multiple_variants",
-            "warning",
-            "users",
-            "A user is assigned to more than one variant of one experiment.",
-        ),
-        Rule(
-            "exposure_without_assignment",
-            "warning",
-            "rows",
-            "An exposure with no assignment of that user to that variant.",
-        ),
-    ]
-}
-
-
-def type_family(dtype: dt.DataType) -> str:
-    """The family of an Ibis type: ``integer``, ``floating``, ``string``, ...
-
-    Widths, precisions and time zones do not change the family, so an ``int16``
-    (PostgreSQL has no one-byte integer) satisfies a declared ``int8`` and a
-    time-zone-aware timestamp satisfies a declared ``timestamp``.
-    """
-    if dtype.is_integer():
-        return "integer"
-    if dtype.is_floating():
-        return "floating"
-    if dtype.is_string():
-        return "string"
-    if dtype.is_timestamp():
-        return "timestamp"
-    return str(dtype.copy(nullable=True))
 
 
 def check_warehouse(con: Any, now: datetime | None = None) -> CheckReport:
@@ -212,6 +93,11 @@ def _plural(count: int, singular: str, plural: str | None = None) -> str:
     return f"{count} {word}"
 
 
+def _counted(count: int, singular: str, plural: str) -> str:
+    """``"1 vote has"``, ``"3 votes have"``: count, noun and verb that agree."""
+    return f"{count} {singular if count == 1 else plural}"
+
+
 def _json_safe(value: Any) -> Any:
     """A value as JSON can hold it: times as ISO text, NaN and infinities as text."""
     if isinstance(value, datetime | date):
@@ -250,8 +136,15 @@ class _Checker:
             self._isolated("coordinate_out_of_range", name, self._check_coordinates)
         self._check_references()
         self._check_experiments()
+        # Model order, then rule order: the same warehouse reads the same way.
+        tables = list(TABLES)
+        codes = list(RULES)
+        ordered = sorted(
+            self.violations,
+            key=lambda v: (tables.index(v.table), codes.index(v.code)),
+        )
         return CheckReport(
-            violations=tuple(self.violations),
+            violations=tuple(ordered),
             checked_at=self.now,
             tables=tuple(self.tables),
             skipped=tuple(self.skipped),
@@ -419,10 +312,9 @@ class _Checker:
         count = int(duplicated.count().execute())
         if count:
             examples = self._examples(duplicated, [*key, "n_rows"])
-            word = _plural(count, "value")
+            values = _counted(count, "value occurs", "values occur")
             message = (
-                f"{word} of the key ({', '.join(key)}) occur in more than one row"
-                f" of {name}."
+                f"In {name}, {values} more than once in the key ({', '.join(key)})."
             )
             self._add("duplicate_key", name, None, count, message, examples)
 
@@ -442,7 +334,7 @@ class _Checker:
             examples = self._examples(t.filter(conditions[column]), shown)
             message = (
                 f"{name}.{column} has {_plural(count, 'timestamp')} after the time"
-                f" of the check ({self.now.isoformat()})."
+                f" of the check ({self.now.isoformat(timespec='seconds')})."
             )
             self._add("future_timestamp", name, column, count, message, examples)
 
@@ -512,7 +404,7 @@ class _Checker:
             orphans,
             ["post_id", "parent_id"],
             lambda n: (
-                f"{_plural(n, 'reply', 'replies')} in posts have a parent_id"
+                f"{_counted(n, 'reply has', 'replies have')} a parent_id"
                 " that names no post."
             ),
         )
@@ -527,7 +419,10 @@ class _Checker:
             "post_id",
             orphans,
             ["vote_id", "post_id"],
-            lambda n: f"{_plural(n, 'vote')} point at a post that does not exist.",
+            lambda n: (
+                f"{_counted(n, 'vote points', 'votes point')} at a post"
+                " that does not exist."
+            ),
         )
 
     def _check_vote_values(self, name: str) -> None:
@@ -541,7 +436,9 @@ class _Checker:
             "value",
             bad,
             ["vote_id", "value"],
-            lambda n: f"{_plural(n, 'vote')} have a value other than +1 or -1.",
+            lambda n: (
+                f"{_counted(n, 'vote has', 'votes have')} a value other than +1 or -1."
+            ),
         )
 
     def _check_unknown_users(self, name: str) -> None:
@@ -556,8 +453,8 @@ class _Checker:
             unknown,
             list(dict.fromkeys([*key, "user_id"])),
             lambda n: (
-                f"{_plural(n, 'row')} of {name} name a user_id that users"
-                " does not hold."
+                f"In {name}, {_counted(n, 'row names', 'rows name')} a user_id"
+                " that users does not hold."
             ),
         )
 
@@ -574,7 +471,8 @@ class _Checker:
             unknown,
             ["post_id", "channel_id"],
             lambda n: (
-                f"{_plural(n, 'post')} name a channel_id that channels does not hold."
+                f"{_counted(n, 'post names', 'posts name')} a channel_id"
+                " that channels does not hold."
             ),
         )
 
@@ -602,7 +500,8 @@ class _Checker:
             unknown,
             ["experiment_id", "user_id", "variant"],
             lambda n: (
-                f"{_plural(n, 'assignment')} name a user_id that users does not hold."
+                f"{_counted(n, 'assignment names', 'assignments name')} a user_id"
+                " that users does not hold."
             ),
         )
 
@@ -622,8 +521,8 @@ class _Checker:
             mixed,
             ["experiment_id", "user_id", "n_variants"],
             lambda n: (
-                f"{_plural(n, 'user')} are assigned to more than one variant"
-                " of the same experiment."
+                f"{_counted(n, 'user is', 'users are')} assigned to more than"
+                " one variant of the same experiment."
             ),
         )
 
@@ -655,8 +554,8 @@ class _Checker:
             lonely,
             ["experiment_id", "user_id", "variant", "exposed_at"],
             lambda n: (
-                f"{_plural(n, 'exposure')} have no assignment of that user"
-                " to that variant."
+                f"{_counted(n, 'exposure has', 'exposures have')} no assignment"
+                " of that user to that variant."
             ),
         )
 

@@ -1,4 +1,4 @@
-"""The result of a warehouse check: rules, violations and the report.
+"""The result of a warehouse check: violations and the report.
 
 A :class:`CheckReport` renders itself as a Rich table and serialises to JSON,
 so the command line, the HTTP API and the web pages show the same result.
@@ -16,19 +16,9 @@ from rich.console import Console, ConsoleOptions, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["CheckReport", "Rule", "Severity", "Violation"]
+__all__ = ["CheckReport", "Severity", "Violation"]
 
 Severity = Literal["error", "warning"]
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A check rule: stable code, severity, what its count counts, and purpose."""
-
-    code: str
-    severity: Severity
-    counts: str
-    description: str
 
 
 @dataclass(frozen=True)
