@@ -317,7 +317,7 @@ def _read_file(
     run: IngestRun,
     progress: Progress | None,
 ) -> None:
-    log.info("Reading %s into %s", path, spec.table)
+    log.debug("Reading %s into %s", path, spec.table)
     schema = TABLES[spec.table].schema
     fixed = {
         col: _convert(value, schema[col], col, spec.table, spec.timestamp_format)

@@ -87,7 +87,7 @@ def ingest_reddit(
 
 
 def _read_file(path: Path, run: IngestRun, progress: Progress | None) -> None:
-    log.info("Reading %s", path)
+    log.debug("Reading %s", path)
     records = iter_csv(path, REDDIT_COLUMNS, progress=progress)
 
     channel = f"reddit:{path.stem}"

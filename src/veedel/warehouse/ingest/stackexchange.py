@@ -193,7 +193,7 @@ class _Dump:
     def read(self, path: Path, run: IngestRun, progress: Progress | None) -> None:
         """Convert every row of one dump file and queue it on ``run``."""
         convert = self._converters()[path.name]
-        log.info("Reading %s", path)
+        log.debug("Reading %s", path)
         for number, attributes in iter_xml_rows(path, progress):
             try:
                 for table, row in convert(attributes, run):
