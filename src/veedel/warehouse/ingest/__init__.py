@@ -7,6 +7,7 @@ the file, the line or row, the field and the value, and leaves the warehouse
 as it was; with ``skip_bad_rows`` bad rows are set aside with their reason.
 """
 
+from veedel.warehouse.ingest.bundled import bundled_files, ingest_bundled
 from veedel.warehouse.ingest.mapping import MappedInput, ingest_files, read_mapping
 from veedel.warehouse.ingest.reddit import ingest_reddit
 from veedel.warehouse.ingest.rejects import Reject, RejectSink, RowProblem
@@ -20,7 +21,9 @@ __all__ = [
     "RejectSink",
     "RowProblem",
     "TableCounts",
+    "bundled_files",
     "dump_files",
+    "ingest_bundled",
     "ingest_files",
     "ingest_reddit",
     "ingest_stackexchange",
