@@ -170,11 +170,12 @@ class Aggregation(_Strict):
 
 
 class Window(_Strict):
-    """Days after the user's first exposure that count: ``[start_day, end_day)``.
+    """Calendar days after the day of first exposure that count.
 
-    ``end_day`` empty means up to the analysis date. A user enters a metric
-    only once its window is complete (a user exposed yesterday has no day-7
-    retention yet).
+    Day 0 is the (UTC) day of the user's first exposure; the window holds days
+    ``start_day`` to ``end_day - 1``. ``end_day`` empty means up to the
+    analysis date. A user enters a metric only once its window is complete (a
+    user exposed yesterday has no day-7 retention yet).
     """
 
     start_day: int = Field(default=0, ge=0)

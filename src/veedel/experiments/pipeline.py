@@ -160,8 +160,9 @@ def units_expression(
     start_epoch = int(start.replace(tzinfo=dt.UTC).timestamp())
     day_epoch = single.first_ts.truncate("D").epoch_seconds()
     units = single.mutate(
-        exposure_day=((day_epoch - start_epoch) // _DAY).cast("int64")
-    ).select("unit_id", "variant", "first_ts", "exposure_day")
+        exposure_day=((day_epoch - start_epoch) // _DAY).cast("int64"),
+        day0=single.first_ts.truncate("D"),
+    ).select("unit_id", "variant", "first_ts", "day0", "exposure_day")
     if definition.slices:
         users = con.table("users")
         props = users.select(
@@ -176,6 +177,7 @@ def units_expression(
             "unit_id",
             "variant",
             "first_ts",
+            "day0",
             "exposure_day",
             *[
                 joined[f"slice_{name}"].fill_null(UNKNOWN).name(f"slice_{name}")
@@ -214,18 +216,18 @@ def unit_counts(
 
 def _window_condition(rows: Any, aggregation: Aggregation, metric: Metric) -> Any:
     inside = filter_expression(rows, aggregation.filter)
-    start = rows.first_ts + ibis.interval(days=metric.window.start_day)
+    start = rows.day0 + ibis.interval(days=metric.window.start_day)
     inside = inside & (rows.ts >= start)
     if metric.window.end_day is not None:
-        end = rows.first_ts + ibis.interval(days=metric.window.end_day)
+        end = rows.day0 + ibis.interval(days=metric.window.end_day)
         inside = inside & (rows.ts < end)
     return inside
 
 
 def _pre_condition(rows: Any, aggregation: Aggregation, pre_days: int) -> Any:
     inside = filter_expression(rows, aggregation.filter)
-    begin = rows.first_ts - ibis.interval(days=pre_days)
-    return inside & (rows.ts >= begin) & (rows.ts < rows.first_ts)
+    begin = rows.day0 - ibis.interval(days=pre_days)
+    return inside & (rows.ts >= begin) & (rows.ts < rows.day0)
 
 
 def _aggregate(condition: Any, rows: Any, aggregation: Aggregation) -> Any:
@@ -250,13 +252,13 @@ def _per_user_values(
     """One group-by over ``source``: per user, every value named in ``items``."""
     rows = source_rows(con, source)
     rows = rows.select("unit_id", "ts", *_needed_columns(items))
-    keyed = units.select(u_id=units.unit_id, first_ts=units.first_ts)
+    keyed = units.select(u_id=units.unit_id, day0=units.day0)
     joined = rows.join(keyed, rows.unit_id == keyed.u_id)
 
     earliest = min(metric.window.start_day for _, _, metric in items)
-    lower = joined.first_ts + ibis.interval(days=earliest)
+    lower = joined.day0 + ibis.interval(days=earliest)
     if pre_days is not None:
-        lower = joined.first_ts - ibis.interval(days=pre_days)
+        lower = joined.day0 - ibis.interval(days=pre_days)
     joined = joined.filter(joined.ts >= lower, joined.ts < ibis.literal(stop))
 
     aggregates: dict[str, Any] = {}
@@ -305,8 +307,8 @@ def per_user_table(
     """
     units, _ = units_expression(con, definition, as_of)
     stop = _end_of_look(definition, as_of)
-    cuped = definition.analysis.cuped
-    pre_days = cuped.pre_period_days if cuped.enabled else None
+    # The pre-period is always read: CUPED uses it and so does the balance check.
+    pre_days: int | None = definition.analysis.cuped.pre_period_days
 
     table = units
     value_names: list[str] = []
@@ -379,8 +381,13 @@ def _percentile_cap(
     return float(histogram["value"].iloc[min(position, len(histogram) - 1)])
 
 
+def maturity_offset(metric: Metric) -> int:
+    """Days after the exposure day on whose end the metric's window is complete."""
+    return (metric.window.end_day or 1) - 1
+
+
 def _matured(table: Any, metric: Metric, look_day: int) -> Any:
-    return table.exposure_day + (metric.window.end_day or 0) <= look_day
+    return table.exposure_day + maturity_offset(metric) <= look_day
 
 
 def compute_cells(
@@ -396,7 +403,6 @@ def compute_cells(
     """
     keys = definition.metrics.all_keys
     metrics = {key: library[key] for key in keys}
-    cuped = definition.analysis.cuped.enabled
     look_day = (as_of - definition.start).days
     table = per_user_table(con, definition, metrics, as_of)
 
@@ -412,7 +418,7 @@ def compute_cells(
     aggregates: dict[str, Any] = {"n": table.count()}
     for key, metric in metrics.items():
         if metric.kind != "quantile":
-            aggregates |= _cell_aggregates(table, key, metric, caps[key], cuped)
+            aggregates |= _cell_aggregates(table, key, metric, caps[key], True)
     slice_columns = [f"slice_{name}" for name in definition.slices]
     grouped = table.group_by(["variant", "exposure_day", *slice_columns]).aggregate(
         **aggregates

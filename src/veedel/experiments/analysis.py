@@ -1,0 +1,494 @@
+"""Analyse an experiment: warehouse statistics -> engine -> health -> verdict.
+
+:func:`analyze` is the one call behind ``veedel experiments analyze``, the API
+and the web page. It runs the pipeline (one query in the warehouse), hands the
+sufficient statistics to the statistics engine (:mod:`veedel.experiments.stats`)
+for every metric x treatment, overall, per slice and per day, runs the health
+checks and applies the decision rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from veedel.experiments import stats
+from veedel.experiments.definitions import ExperimentDefinition
+from veedel.experiments.health import run_health_checks
+from veedel.experiments.metrics import Metric, MetricLibrary, load_metrics
+from veedel.experiments.pipeline import (
+    Cells,
+    UnitCounts,
+    compute_cells,
+    maturity_offset,
+    metric_columns,
+    unit_counts,
+)
+from veedel.experiments.results import (
+    DailyPoint,
+    ExperimentResult,
+    MetricResult,
+    finite_or_none,
+)
+from veedel.experiments.sentences import metric_sentence, outcome_of
+from veedel.experiments.verdict import decide
+
+__all__ = ["Comparison", "analyze", "default_as_of", "metric_totals"]
+
+log = logging.getLogger(__name__)
+
+
+def default_as_of(con: Any, definition: ExperimentDefinition) -> dt.date:
+    """The analysis date when none is given: the day of the last event.
+
+    Never later than the end date plus the longest metric window, after which
+    nothing changes any more.
+    """
+    events = con.table("events")
+    last = events.timestamp.max().to_pandas()
+    if last is None or pd.isna(last):
+        return definition.end or definition.start
+    return pd.Timestamp(last).date()
+
+
+def metric_totals(
+    cells: Cells, key: str, metric: Metric, look_day: int, by: str | None = None
+) -> pd.DataFrame:
+    """Sums of the cells of ``metric`` whose window is complete on ``look_day``.
+
+    Indexed by variant (and by the slice ``by`` when given); columns ``n`` and
+    the metric's columns of :func:`~veedel.experiments.pipeline.metric_columns`.
+    """
+    frame = cells.frame
+    matured = frame[frame["exposure_day"] + maturity_offset(metric) <= look_day]
+    columns = ["n", *[c for c in frame.columns if c.startswith(f"{key}__")]]
+    keys = ["variant"] if by is None else ["variant", f"slice_{by}"]
+    return matured.groupby(keys)[columns].sum()
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Engine effects of one metric for a list of (treatment, slice) pairs.
+
+    ``absolute`` and ``relative`` are :class:`~veedel.experiments.stats.Effect`
+    arrays over the pairs; ``cuped`` is the CUPED-adjusted absolute effect
+    where available.
+    """
+
+    absolute: stats.Effect
+    relative: stats.Effect
+    variance_reduction: np.ndarray[Any, Any] | None
+
+
+def _stats_of(
+    metric: Metric, rows: pd.DataFrame, names: dict[str, str]
+) -> stats.SampleStats | stats.RatioStats:
+    n = rows["n"].to_numpy(float)
+    if metric.kind == "ratio":
+        return stats.RatioStats(
+            n,
+            rows[names["sum"]].to_numpy(float),
+            rows[names["sum_sq"]].to_numpy(float),
+            rows[names["den_sum"]].to_numpy(float),
+            rows[names["den_sum_sq"]].to_numpy(float),
+            rows[names["cross_sum"]].to_numpy(float),
+        )
+    return stats.SampleStats(
+        n, rows[names["sum"]].to_numpy(float), rows[names["sum_sq"]].to_numpy(float)
+    )
+
+
+def _cuped_stats(
+    metric: Metric, rows: pd.DataFrame, names: dict[str, str]
+) -> stats.CupedStats | stats.CupedRatioStats:
+    n = rows["n"].to_numpy(float)
+    column = {role: rows[name].to_numpy(float) for role, name in names.items()}
+    if metric.kind == "ratio":
+        return stats.CupedRatioStats(
+            n,
+            column["sum"],
+            column["sum_sq"],
+            column["den_sum"],
+            column["den_sum_sq"],
+            column["cross_sum"],
+            column["pre_sum"],
+            column["pre_sum_sq"],
+            column["pre_cross"],
+            column["pre_den_cross"],
+        )
+    return stats.CupedStats(
+        n,
+        column["sum"],
+        column["sum_sq"],
+        column["pre_sum"],
+        column["pre_sum_sq"],
+        column["pre_cross"],
+    )
+
+
+def _compare(
+    metric: Metric,
+    control: Any,
+    treatment: Any,
+    alpha: float,
+    scale: str,
+) -> stats.Effect:
+    if metric.kind == "proportion":
+        return stats.compare_proportions(control, treatment, alpha=alpha, scale=scale)  # type: ignore[arg-type]
+    if metric.kind == "ratio":
+        return stats.compare_ratios(control, treatment, alpha=alpha, scale=scale)  # type: ignore[arg-type]
+    return stats.compare_means(control, treatment, alpha=alpha, scale=scale)  # type: ignore[arg-type]
+
+
+def compare_rows(
+    metric: Metric,
+    names: dict[str, str],
+    control_rows: pd.DataFrame,
+    treatment_rows: pd.DataFrame,
+    definition: ExperimentDefinition,
+    expected_n: np.ndarray[Any, Any] | None = None,
+) -> Comparison:
+    """Run the engine on aligned rows of control and treatment sums.
+
+    With CUPED on and an engine that provides ``cuped_adjust``, the absolute
+    and relative effects are the adjusted ones; with sequential testing on,
+    both become always-valid (confidence sequences and mSPRT p-values).
+    """
+    settings = definition.analysis
+    control = _stats_of(metric, control_rows, names)
+    treatment = _stats_of(metric, treatment_rows, names)
+    absolute = _compare(metric, control, treatment, settings.alpha, "absolute")
+    relative = _compare(metric, control, treatment, settings.alpha, "relative")
+
+    reduction = None
+    if settings.cuped.enabled and "pre_sum" in names:
+        adjust: Any = (
+            stats.cuped_adjust_ratio if metric.kind == "ratio" else stats.cuped_adjust
+        )
+        c_cuped = _cuped_stats(metric, control_rows, names)
+        t_cuped = _cuped_stats(metric, treatment_rows, names)
+        adjusted = [
+            adjust(c_cuped, t_cuped, alpha=settings.alpha, scale=scale)
+            for scale in ("absolute", "relative")
+        ]
+        absolute, relative = adjusted[0].adjusted, adjusted[1].adjusted
+        reduction = np.asarray(adjusted[0].variance_reduction, dtype=float)
+
+    if settings.sequential:
+        n_now = (control.n + treatment.n) / 2
+        planned = n_now if expected_n is None else np.maximum(expected_n, n_now)
+        planned = np.where(planned > 0, planned, 1.0)
+        absolute = stats.sequential_effect(absolute, expected_n=planned)
+        relative = stats.sequential_effect(relative, expected_n=planned)
+    return Comparison(absolute, relative, reduction)
+
+
+def _aligned(
+    totals: pd.DataFrame, control: str, treatment: str, by: str | None
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str | None]]:
+    """Control and treatment rows with the same slice values, in one order."""
+    if by is None:
+        empty = pd.Series(0.0, index=totals.columns)
+        rows = [
+            pd.DataFrame([totals.loc[key] if key in totals.index else empty])
+            for key in (control, treatment)
+        ]
+        return rows[0], rows[1], [None]
+    values = sorted({str(v) for v in totals.index.get_level_values(1)})
+    index = pd.MultiIndex.from_product([[control], values])
+    c = totals.reindex(index, fill_value=0.0)
+    t = totals.reindex(
+        pd.MultiIndex.from_product([[treatment], values]), fill_value=0.0
+    )
+    return c, t, list(values)
+
+
+def _metric_results(
+    cells: Cells,
+    definition: ExperimentDefinition,
+    library: MetricLibrary,
+    by: str | None,
+) -> list[MetricResult]:
+    results: list[MetricResult] = []
+    control = definition.control.key
+    for key in cells.metrics:
+        metric = library[key]
+        if metric.kind == "quantile":
+            continue
+        names = metric_columns(key, metric, definition.analysis.cuped.enabled)
+        totals = metric_totals(cells, key, metric, cells.look_day, by)
+        for variant in definition.treatments:
+            c_rows, t_rows, values = _aligned(totals, control, variant.key, by)
+            comparison = compare_rows(metric, names, c_rows, t_rows, definition)
+            for index, value in enumerate(values):
+                results.append(
+                    _metric_result(
+                        key,
+                        metric,
+                        definition,
+                        variant.key,
+                        by,
+                        value,
+                        comparison,
+                        index,
+                        cells,
+                    )
+                )
+    return results
+
+
+def _metric_result(
+    key: str,
+    metric: Metric,
+    definition: ExperimentDefinition,
+    variant: str,
+    by: str | None,
+    value: str | None,
+    comparison: Comparison,
+    index: int,
+    cells: Cells,
+) -> MetricResult:
+    absolute, relative = comparison.absolute, comparison.relative
+    role = definition.metrics.role(key)
+    margin = definition.metrics.margin(key) if role == "guardrail" else 0.0
+    reason = str(absolute.reason[index])
+    relative_reason = str(relative.reason[index])
+    rel = {
+        name: finite_or_none(getattr(relative, name)[index])
+        if not relative_reason
+        else None
+        for name in ("point_estimate", "ci_lower", "ci_upper")
+    }
+    # The p-value and the significance belong to the interval people see: the
+    # relative one where it exists, so that "significant" and "the interval
+    # excludes zero" never disagree.
+    shown = relative if not relative_reason else absolute
+    p_value = None if shown.p_value is None else shown.p_value[index]
+    significant = bool(shown.significant[index])
+    outcome = outcome_of(
+        metric, significant, finite_or_none(absolute.point_estimate[index]), reason
+    )
+    breached = role == "guardrail" and _breached(metric, rel, margin, absolute, index)
+    reduction = None
+    if comparison.variance_reduction is not None:
+        reduction = finite_or_none(comparison.variance_reduction[index])
+    result = MetricResult(
+        metric=key,
+        name=metric.name,
+        kind=metric.kind,
+        role=role,
+        direction=metric.direction,
+        variant=variant,
+        control_variant=definition.control.key,
+        slice_name=by,
+        slice_value=value,
+        control_n=int(absolute.control_n[index]),
+        treatment_n=int(absolute.treatment_n[index]),
+        control_value=finite_or_none(absolute.control_mean[index]),
+        treatment_value=finite_or_none(absolute.treatment_mean[index]),
+        absolute_effect=None
+        if reason
+        else finite_or_none(absolute.point_estimate[index]),
+        absolute_ci_lower=None if reason else finite_or_none(absolute.ci_lower[index]),
+        absolute_ci_upper=None if reason else finite_or_none(absolute.ci_upper[index]),
+        relative_effect=rel["point_estimate"],
+        relative_ci_lower=rel["ci_lower"],
+        relative_ci_upper=rel["ci_upper"],
+        p_value=None if reason or p_value is None else finite_or_none(p_value),
+        significant=significant,
+        outcome=outcome,
+        method=absolute.method,
+        sentence="",
+        reason=reason,
+        margin=margin,
+        guardrail_breached=breached,
+        variance_reduction=reduction,
+        cap=cells.caps.get(key, (None, None))[0],
+    )
+    sentence = metric_sentence(
+        result,
+        alpha=definition.analysis.alpha,
+        sequential=definition.analysis.sequential,
+        reason_text=stats.explain(reason) if reason else "",
+    )
+    return _with_sentence(result, sentence)
+
+
+def _with_sentence(result: MetricResult, sentence: str) -> MetricResult:
+    from dataclasses import replace
+
+    return replace(result, sentence=sentence)
+
+
+def _breached(
+    metric: Metric,
+    relative: dict[str, float | None],
+    margin: float,
+    absolute: stats.Effect,
+    index: int,
+) -> bool:
+    """Significantly worse beyond the margin: the whole interval is past it."""
+    lower, upper = relative["ci_lower"], relative["ci_upper"]
+    if lower is None or upper is None:
+        if margin > 0 or absolute.reason[index]:
+            return False
+        lower = finite_or_none(absolute.ci_lower[index])
+        upper = finite_or_none(absolute.ci_upper[index])
+        if lower is None or upper is None:
+            return False
+    if metric.higher_is_better:
+        return upper < -margin
+    return lower > margin
+
+
+def _daily_points(
+    cells: Cells, definition: ExperimentDefinition, library: MetricLibrary
+) -> list[DailyPoint]:
+    """Cumulative relative effect per day for every metric and treatment."""
+    points: list[DailyPoint] = []
+    control = definition.control.key
+    days = list(range(cells.look_day + 1))
+    for key in cells.metrics:
+        metric = library[key]
+        if metric.kind == "quantile":
+            continue
+        names = metric_columns(key, metric, False)
+        per_day = [metric_totals(cells, key, metric, day) for day in days]
+        for variant in definition.treatments:
+            c_rows = pd.concat(
+                [_aligned(t, control, variant.key, None)[0] for t in per_day]
+            )
+            t_rows = pd.concat(
+                [_aligned(t, control, variant.key, None)[1] for t in per_day]
+            )
+            plain = definition.model_copy(
+                update={
+                    "analysis": definition.analysis.model_copy(
+                        update={
+                            "cuped": definition.analysis.cuped.model_copy(
+                                update={"enabled": False}
+                            )
+                        }
+                    )
+                }
+            )
+            effect = compare_rows(metric, names, c_rows, t_rows, plain).relative
+            for index, day in enumerate(days):
+                ok = not effect.reason[index]
+                estimate = effect.point_estimate[index]
+                points.append(
+                    DailyPoint(
+                        metric=key,
+                        variant=variant.key,
+                        day=day,
+                        date=(cells.start + dt.timedelta(days=day)).isoformat(),
+                        control_n=int(c_rows["n"].iloc[index]),
+                        treatment_n=int(t_rows["n"].iloc[index]),
+                        effect=finite_or_none(estimate) if ok else None,
+                        ci_lower=finite_or_none(effect.ci_lower[index]) if ok else None,
+                        ci_upper=finite_or_none(effect.ci_upper[index]) if ok else None,
+                        scale="relative",
+                    )
+                )
+    return points
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for package in ("veedel", "ibis-framework", "numpy", "scipy"):
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = "unknown"
+    return found
+
+
+def _backend_name(con: Any) -> str:
+    return str(getattr(con, "name", type(con).__module__.split(".")[-2]))
+
+
+def analyze(
+    con: Any,
+    definition: ExperimentDefinition,
+    library: MetricLibrary | None = None,
+    as_of: dt.date | None = None,
+    *,
+    daily: bool = True,
+) -> ExperimentResult:
+    """Analyse ``definition`` in the warehouse ``con`` as of ``as_of``.
+
+    Parameters
+    ----------
+    con
+        An Ibis backend holding the canonical tables
+        (:func:`veedel.warehouse.connect`).
+    definition
+        The experiment.
+    library
+        The metric library; default: the starter metrics.
+    as_of
+        Last day of data to use (inclusive); default: the day of the last
+        event in the warehouse.
+    daily
+        Also compute the cumulative effect per day (for the chart).
+
+    Returns
+    -------
+    ExperimentResult
+        Health checks, the verdict, one result per metric x treatment overall
+        and per slice value, and the daily cumulative effects.
+    """
+    library = library or load_metrics()
+    definition.check_metrics(library)
+    as_of = as_of or default_as_of(con, definition)
+    if as_of < definition.start:
+        from veedel.errors import InputError
+
+        raise InputError(
+            "as_of",
+            "must not be before the experiment's start",
+            as_of.isoformat(),
+            fix=f"The experiment starts on {definition.start.isoformat()}.",
+        )
+
+    counts: UnitCounts = unit_counts(con, definition, as_of)
+    cells = compute_cells(con, definition, library, as_of)
+    overall = _metric_results(cells, definition, library, None)
+    sliced = [
+        item
+        for name in definition.slices
+        for item in _metric_results(cells, definition, library, name)
+    ]
+    points = _daily_points(cells, definition, library) if daily else []
+
+    health = run_health_checks(con, definition, library, as_of, counts, cells, overall)
+    verdict = decide(definition, library, overall, health, cells)
+    metric_snapshot = {
+        key: library[key].model_dump(mode="json") for key in definition.metrics.all_keys
+    }
+    return ExperimentResult(
+        key=definition.key,
+        name=definition.name,
+        as_of=as_of.isoformat(),
+        computed_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        warehouse=_backend_name(con),
+        definition=definition.model_dump(mode="json"),
+        metric_definitions=metric_snapshot,
+        units={
+            "assigned": counts.assigned,
+            "multi_variant_excluded": counts.multi_variant,
+            "unknown_variant_excluded": counts.unknown_variant,
+        },
+        health=tuple(health),
+        verdict=verdict,
+        metrics=tuple(overall),
+        slices=tuple(sliced),
+        daily=tuple(points),
+        versions=_versions(),
+    )
