@@ -1,0 +1,109 @@
+"""Named entities: a spaCy pipeline for German, proper nouns for English.
+
+German entities come from the pipeline trained in the project on GermEval 2014
+(see :mod:`veedel.text.ner_training`; trained on ``NER-de-test.tsv``, scored on
+``NER-de-dev.tsv``), typed PER, LOC, ORG or OTH. It ships inside the package.
+
+English has no openly licensed NER corpus at hand, so English entities are the
+runs of proper nouns that HanTa tags (``NP0``), returned with the type
+``PROPN``: they say "this is a name" but not what kind. Other languages have no
+entities.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from veedel.errors import ConfigError
+from veedel.text.ner_training import default_model_dir
+from veedel.text.nouns import TaggedToken, Tagger
+from veedel.text.tokenize import customize_tokenizer
+
+__all__ = ["UNTYPED", "Entity", "EntityRecognizer"]
+
+logger = logging.getLogger(__name__)
+
+UNTYPED = "PROPN"
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A named entity: its text and type (PER, LOC, ORG, OTH or PROPN)."""
+
+    text: str
+    label: str
+
+    def key(self) -> str:
+        """``LABEL:text``, the form stored in the warehouse."""
+        return f"{self.label}:{self.text}"
+
+
+class EntityRecognizer:
+    """Entities of German and English texts.
+
+    Parameters
+    ----------
+    model_dir
+        Folder of the German spaCy pipeline; the bundled one if None.
+    tagger
+        HanTa tagger for English proper nouns; a new one if None.
+    """
+
+    def __init__(
+        self, model_dir: str | Path | None = None, tagger: Tagger | None = None
+    ) -> None:
+        self.model_dir = Path(model_dir) if model_dir else default_model_dir()
+        self.tagger = tagger or Tagger()
+        self._nlp: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def nlp(self) -> Any:
+        """The German pipeline, loaded on first use."""
+        with self._lock:
+            if self._nlp is None:
+                self._nlp = self._load()
+            return self._nlp
+
+    def _load(self) -> Any:
+        import spacy
+
+        if not (self.model_dir / "config.cfg").is_file():
+            raise ConfigError(
+                "ner_model_path",
+                "must name a trained spaCy pipeline folder",
+                str(self.model_dir),
+                fix="Train one with `veedel text train-ner`.",
+            )
+        nlp = customize_tokenizer(spacy.load(self.model_dir))
+        logger.info("loaded German NER pipeline from %s", self.model_dir)
+        return nlp
+
+    def german(self, texts: Sequence[str], batch_size: int = 64) -> list[list[Entity]]:
+        """Typed entities of German texts, one list per text."""
+        if not texts:
+            return []
+        docs = self.nlp.pipe(texts, batch_size=batch_size)
+        return [[Entity(span.text, span.label_) for span in doc.ents] for doc in docs]
+
+    def english(self, tagged: Sequence[TaggedToken]) -> list[Entity]:
+        """Untyped entities of an English text: its proper-noun runs."""
+        return [
+            Entity(span, UNTYPED)
+            for span in self.tagger.proper_noun_spans(tagged, "en")
+        ]
+
+    def entities(self, text: str, language: str) -> list[Entity]:
+        """Entities of one text in ``language`` (empty for other languages)."""
+        if language == "de":
+            return self.german([text])[0]
+        if language == "en":
+            from veedel.text.tokenize import tokenize
+
+            return self.english(self.tagger.tag(tokenize(text, "en"), "en"))
+        return []
