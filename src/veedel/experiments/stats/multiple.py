@@ -72,33 +72,26 @@ def adjust_pvalues(
         raise InputError(
             "p_values", "must lie between 0 and 1 (NaN for missing)", p.tolist()
         )
-    if p.ndim == 0:
-        return p.copy()
-    moved = p.reshape(1, -1) if axis is None else np.moveaxis(p, axis, -1)
-    flat = moved.reshape(-1, moved.shape[-1])
-    adjusted = _adjust_rows(flat, method)
-    if axis is None:
-        return adjusted.reshape(p.shape)
-    return np.moveaxis(adjusted.reshape(moved.shape), -1, axis)
+    return np.asarray(np.minimum(_uncapped(p, method, axis), 1.0), np.float64)
 
 
 def _adjust_rows(p: FloatArray, method: str) -> FloatArray:
-    """Adjust each row as one family (NaN excluded); trusted input."""
+    """Adjust each row as one family (NaN excluded), not capped at 1; trusted input."""
     missing = np.isnan(p)
     m = (~missing).sum(axis=1, keepdims=True).astype(np.float64)
     if method == "bonferroni":
-        return np.where(missing, np.nan, np.minimum(1.0, p * m))
+        return np.where(missing, np.nan, p * m)
 
     # Sort with NaN last so that the first m ranks are the real tests.
     order = np.argsort(np.where(missing, np.inf, p), axis=1, kind="stable")
     sorted_p = np.take_along_axis(p, order, axis=1)
     rank = np.arange(1, p.shape[1] + 1, dtype=np.float64)[None, :]
     if method == "holm":
-        steps = np.minimum(1.0, (m - rank + 1) * sorted_p)
+        steps = (m - rank + 1) * sorted_p
         steps = np.where(np.isnan(steps), -np.inf, steps)
         steps = np.maximum.accumulate(steps, axis=1)
     else:
-        steps = np.minimum(1.0, m * sorted_p / rank)
+        steps = m * sorted_p / rank
         steps = np.where(np.isnan(steps), np.inf, steps)
         steps = np.minimum.accumulate(steps[:, ::-1], axis=1)[:, ::-1]
     adjusted = np.empty_like(p)
@@ -128,7 +121,8 @@ def adjust_effects(
     Notes
     -----
     Each interval is recomputed at its own level ``alpha_i = alpha p_i / q_i``
-    where ``q_i`` is the adjusted p-value and ``p_i`` the p-value implied by
+    where ``q_i`` is the adjusted p-value before capping at 1 (capping does
+    not change which ``q_i`` are below alpha) and ``p_i`` the p-value implied by
     the interval itself (from its estimate, standard error and reference
     distribution). An interval at level ``alpha_i`` excludes zero exactly when
     ``p_i < alpha_i``, that is when ``q_i < alpha``: the adjusted interval and
@@ -147,13 +141,14 @@ def adjust_effects(
     computed = effect.reason == ""
     raw = np.where(computed, effect.p_value, np.nan)
     adjusted = adjust_pvalues(raw, method, axis=axis)
+    uncapped = _uncapped(raw, method, axis)
 
     implied = _implied_p_value(effect)
     m = max(int(computed.sum()), 1)
     with np.errstate(all="ignore"):
-        level = effect.alpha * implied / adjusted
+        level = effect.alpha * implied / uncapped
     # A zero p-value leaves the ratio undefined; Bonferroni's level is safe there.
-    level = np.where((adjusted > 0) & np.isfinite(level), level, effect.alpha / m)
+    level = np.where((uncapped > 0) & np.isfinite(level), level, effect.alpha / m)
     level = np.clip(level, 1e-300, effect.alpha)
 
     lower, upper = _interval_at(effect, level)
@@ -164,6 +159,17 @@ def adjust_effects(
         ci_upper=np.where(computed, upper, np.nan),
         adjustment=method,
     )
+
+
+def _uncapped(p: FloatArray, method: str, axis: int | None) -> FloatArray:
+    """Adjusted p-values before the cap at 1 (trusted input)."""
+    if p.ndim == 0:
+        return p.copy()
+    moved = p.reshape(1, -1) if axis is None else np.moveaxis(p, axis, -1)
+    adjusted = _adjust_rows(moved.reshape(-1, moved.shape[-1]), method)
+    if axis is None:
+        return adjusted.reshape(p.shape)
+    return np.moveaxis(adjusted.reshape(moved.shape), -1, axis)
 
 
 def _implied_p_value(effect: Effect) -> FloatArray:

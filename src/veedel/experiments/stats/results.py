@@ -130,6 +130,8 @@ class Effect(_Serialisable):
         expected loss (in the effect's units) of shipping treatment.
     mixing_variance
         Sequential: the mixing variance of the mSPRT / confidence sequence.
+    winsor_cap
+        The pooled upper cap applied to the metric before comparing, if any.
     adjustment
         Multiple-testing correction applied: ``"none"``, ``"bonferroni"``,
         ``"holm"`` or ``"bh"``.
@@ -155,6 +157,7 @@ class Effect(_Serialisable):
     chance_to_win: FloatArray | None = None
     expected_loss: FloatArray | None = None
     mixing_variance: FloatArray | None = None
+    winsor_cap: FloatArray | None = None
     adjustment: str = "none"
 
     @property
