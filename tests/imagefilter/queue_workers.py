@@ -1,0 +1,66 @@
+"""Code run in worker processes by the queue tests (importable by spawn)."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+import veedel.imagefilter.tables  # noqa: F401  (registers the tables)
+from veedel.imagefilter.policy import Policy
+from veedel.imagefilter.queue import ReviewQueue
+from veedel.store import get_engine
+
+
+def fill(queue: ReviewQueue, n: int, score: float = 0.5) -> list[int]:
+    """Submit ``n`` distinct images in the review band; their item ids."""
+    policy = Policy({"post_image": (0.3, 0.8)})
+    ids = []
+    for index in range(n):
+        verdict = policy.decide(score, "post_image", "test-model")
+        submission = queue.submit(
+            verdict, f"image-{index}".encode(), ref=f"{index}.jpg"
+        )
+        assert submission.item_id is not None
+        ids.append(submission.item_id)
+    return ids
+
+
+def work_queue(url: str, name: str, n_threads: int) -> list[int]:
+    """Claim and decide items on ``n_threads`` threads until the queue is empty."""
+    engine = get_engine(url)
+    queue = ReviewQueue(engine, second_review_share=0.0)
+    barrier = threading.Barrier(n_threads)
+    taken: list[int] = []
+    lock = threading.Lock()
+
+    def reviewer(number: int) -> None:
+        me = f"{name}-t{number}"
+        barrier.wait()
+        while (claim := queue.claim(me)) is not None:
+            queue.decide(claim.item_id, me, "approve", "fine", token=claim.token)
+            with lock:
+                taken.append(claim.item_id)
+
+    threads = [threading.Thread(target=reviewer, args=(n,)) for n in range(n_threads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    engine.dispose()
+    return taken
+
+
+def decide_then_crash(url: str, item_id: int, reviewer: str) -> None:
+    """Decide an item but die (os._exit) just before the transaction commits."""
+    engine = get_engine(url)
+
+    @event.listens_for(Session, "before_commit")
+    def _crash(session: Session) -> None:
+        # Everything is flushed by now; dying here is a crash before COMMIT.
+        session.flush()
+        os._exit(17)
+
+    ReviewQueue(engine).decide(item_id, reviewer, "reject", "explicit")
