@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pyarrow as pa
@@ -18,6 +19,8 @@ import pytest
 from typer.testing import CliRunner
 
 from veedel.cli.warehouse import app as warehouse_app
+from veedel.cli.warehouse import demo_step
+from veedel.errors import DataError
 from veedel.warehouse import TABLES, connect
 from veedel.warehouse.check import RULES, check_warehouse
 
@@ -488,3 +491,26 @@ def test_cli_check_rejects_an_unknown_format(tmp_path: Path) -> None:
     result = runner.invoke(warehouse_app, ["check", "--format", "xml"])
 
     assert result.exit_code == 2
+
+
+def test_demo_step_keeps_the_report_and_fails_on_errors(tmp_path: Path) -> None:
+    """The demo step stores the report; a warehouse with errors fails the step."""
+    good = SimpleNamespace(
+        warehouse=make_duckdb(tmp_path / "good.duckdb", good_rows()), results={}
+    )
+    broken = SimpleNamespace(
+        warehouse=make_duckdb(tmp_path / "broken.duckdb", broken_rows()), results={}
+    )
+
+    demo_step(good)  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="must pass veedel warehouse check"):
+        demo_step(broken)  # type: ignore[arg-type]
+
+    assert good.results["warehouse_check"].ok
+    assert len(broken.results["warehouse_check"].errors) == 9
+
+
+def make_duckdb(path: Path, rows: dict[str, Any]) -> Any:
+    con = connect(f"duckdb://{path}")
+    write(con, rows)
+    return con
