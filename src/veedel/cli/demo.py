@@ -17,7 +17,7 @@ import typer
 from rich.rule import Rule
 from sqlalchemy import Engine
 
-from veedel.cli import warehouse
+from veedel.cli import text, warehouse
 from veedel.cli.console import console
 from veedel.settings import Settings, get_settings
 
@@ -56,6 +56,7 @@ def _build_warehouse(ctx: DemoContext) -> None:
 DEMO_STEPS: list[tuple[str, DemoStep]] = [
     ("Build the warehouse", _build_warehouse),
     ("Check the warehouse", warehouse.demo_step),
+    ("Text analytics", text.demo_step),
 ]
 
 

@@ -21,6 +21,7 @@ templates.env.filters["tojson_pretty"] = lambda value: json.dumps(value, indent=
 # The navigation bar: (label, path). Products add their pages here.
 NAV: list[tuple[str, str]] = [
     ("Home", "/"),
+    ("Text", "/text"),
 ]
 
 
