@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from rich.table import Table
 
 from veedel.errors import InputError
 from veedel.warehouse.schema import TABLES
@@ -62,6 +63,34 @@ class SimulationSummary:
     def total_rows(self) -> int:
         """Rows written over all tables."""
         return sum(self.rows.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form of the summary."""
+        return {
+            "users": self.users,
+            "days": self.days,
+            "seed": self.seed,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "rows": dict(self.rows),
+            "total_rows": self.total_rows,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def __rich__(self) -> Table:
+        title = (
+            f"Simulated {self.users:,} users over {self.days} days "
+            f"({self.start.isoformat()} to {self.end.isoformat()}, seed {self.seed})"
+        )
+        table = Table(title=title, title_justify="left")
+        table.add_column("table")
+        table.add_column("rows written", justify="right")
+        for name, rows in self.rows.items():
+            table.add_row(name, f"{rows:,}")
+        table.add_section()
+        table.add_row("total", f"{self.total_rows:,}")
+        table.caption = f"{self.seconds:.1f} s"
+        return table
 
 
 def _check(
