@@ -337,6 +337,7 @@ def _read_file(
                     source,
                     spec.table,
                     spec.timestamp_format,
+                    column,
                 )
             run.add(spec.table, row)
         except RowProblem as problem:
@@ -400,12 +401,17 @@ def _parquet_records(
 
 
 def _convert(
-    value: Any, dtype: dt.DataType, column: str, table: str, ts_format: str
+    value: Any,
+    dtype: dt.DataType,
+    column: str,
+    table: str,
+    ts_format: str,
+    target: str | None = None,
 ) -> Any:
     """One source value as the canonical column's type, or a RowProblem.
 
-    ``column`` is the name used in messages (the source column). Private: the
-    mapping was validated before.
+    ``column`` is the name used in messages (the source column), ``target``
+    the canonical column it fills. Private: the mapping was validated before.
     """
     if value is None or (isinstance(value, str) and value.strip() == ""):
         if not dtype.nullable:
@@ -419,7 +425,7 @@ def _convert(
             raise RowProblem(column, "must be +1 or -1 (a vote's value)", value)
         return number
     if dtype.is_floating():
-        return _float(value, column)
+        return _float(value, column, target or column)
     if dtype.is_timestamp():
         return _timestamp(value, column, ts_format)
     return value
@@ -439,14 +445,14 @@ def _integer(value: Any, column: str) -> int:
     return int(number)
 
 
-def _float(value: Any, column: str) -> float:
+def _float(value: Any, column: str, target: str) -> float:
     try:
         number = float(str(value).strip()) if isinstance(value, str) else float(value)
     except (TypeError, ValueError):
         raise RowProblem(column, "must be a number", value) from None
     if math.isnan(number) or math.isinf(number):
         raise RowProblem(column, "must be a finite number", value)
-    low, high = _RANGES.get(column, (-math.inf, math.inf))
+    low, high = _RANGES.get(target, (-math.inf, math.inf))
     if not low <= number <= high:
         raise RowProblem(column, f"must lie between {low:g} and {high:g}", value)
     return number
