@@ -514,3 +514,14 @@ def make_duckdb(path: Path, rows: dict[str, Any]) -> Any:
     con = connect(f"duckdb://{path}")
     write(con, rows)
     return con
+
+
+def test_cli_check_reports_an_unreachable_server_with_exit_two() -> None:
+    """A PostgreSQL URL nobody answers is a clear error (exit 2), no traceback."""
+    url = "postgres://nobody:secret@127.0.0.1:9/none"
+
+    result = runner.invoke(warehouse_app, ["check", "--warehouse", url])
+
+    assert result.exit_code == 2
+    assert "warehouse_url" in result.output
+    assert "secret" not in result.output

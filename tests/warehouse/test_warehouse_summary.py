@@ -17,10 +17,13 @@ from veedel.warehouse import connect, summarise_warehouse
 from veedel.warehouse.summary import MAX_SOURCES
 
 
-@pytest.fixture
-def warehouse_url(tmp_path: Path) -> str:
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The good warehouse of test_check without exposures, plus a truth table."""
-    url = f"duckdb://{tmp_path}/w.duckdb"
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("postgres_url")
+    else:
+        url = f"duckdb://{tmp_path}/w.duckdb"
     rows = good_rows()
     del rows["exposures"]
     rows["users"][2]["source"] = "simulator"

@@ -79,7 +79,7 @@ def check_warehouse(con: Any, now: datetime | None = None) -> CheckReport:
 
     checker = _Checker(con, now.astimezone(UTC))
     report = checker.run()
-    log.info("Checked the warehouse: %s", report.headline())
+    log.info("%s", report.headline())
     return report
 
 
