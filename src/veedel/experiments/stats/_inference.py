@@ -17,11 +17,18 @@ import numpy.typing as npt
 from scipy import special
 
 from veedel.errors import InputError
-from veedel.experiments.stats.reasons import Reason, first_reason, merge_reasons
+from veedel.experiments.stats.reasons import (
+    Reason,
+    code_of,
+    first_reason,
+    merge_reasons,
+    reason_codes,
+    reason_names,
+)
 from veedel.experiments.stats.results import Effect
 
 FloatArray = npt.NDArray[np.float64]
-ReasonArray = npt.NDArray[np.str_]
+CodeArray = npt.NDArray[np.int8]
 Alternative = Literal["two-sided", "greater", "less"]
 Scale = Literal["absolute", "relative"]
 
@@ -29,7 +36,7 @@ ALTERNATIVES = ("two-sided", "greater", "less")
 SCALES = ("absolute", "relative")
 
 # Reasons under which the point estimate is still a fact worth showing.
-SOFT_REASONS = (str(Reason.TOO_FEW_UNITS), str(Reason.ZERO_VARIANCE))
+SOFT_CODES = (code_of(Reason.TOO_FEW_UNITS), code_of(Reason.ZERO_VARIANCE))
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,7 @@ class ArmEstimate:
     mean: FloatArray
     variance: FloatArray
     n: FloatArray
-    reason: ReasonArray
+    reason: CodeArray
 
 
 def check_alpha(alpha: float, name: str = "alpha") -> float:
@@ -110,7 +117,7 @@ def welch_df(control: ArmEstimate, treatment: ArmEstimate) -> FloatArray:
 
 def difference(
     control: ArmEstimate, treatment: ArmEstimate, scale: str
-) -> tuple[FloatArray, FloatArray, ReasonArray]:
+) -> tuple[FloatArray, FloatArray, CodeArray]:
     """Point estimate, standard error and reasons of the effect on ``scale``.
 
     Notes
@@ -184,19 +191,36 @@ def build_effect(
             statistic=np.asarray(statistic, np.float64),
             df=df,
             p_value=p,
-            reason=reason,
+            reason=reason_names(reason),
         ),
+        reason,
         control.reason,
         treatment.reason,
     )
 
 
+def _hard(codes: CodeArray) -> npt.NDArray[np.bool_]:
+    """Reasons under which not even the point estimate can be shown."""
+    return np.asarray(
+        (codes != 0) & (codes != SOFT_CODES[0]) & (codes != SOFT_CODES[1]), dtype=bool
+    )
+
+
 def mask_effect(
-    effect: Effect, control_reason: ReasonArray, treatment_reason: ReasonArray
+    effect: Effect,
+    codes: CodeArray | None = None,
+    control_codes: CodeArray | None = None,
+    treatment_codes: CodeArray | None = None,
 ) -> Effect:
-    """Replace every number a reason forbids with NaN (None in JSON)."""
-    bad = effect.reason != ""
-    hard = bad & ~np.isin(effect.reason, SOFT_REASONS)
+    """Replace every number a reason forbids with NaN (None in JSON).
+
+    ``codes`` are the effect's reason codes (derived from ``effect.reason`` when
+    not given); the arm codes, when given, also blank the arm means.
+    """
+    if codes is None:
+        codes = reason_codes(effect.reason)
+    bad = codes != 0
+    hard = _hard(codes)
 
     def blank(
         array: FloatArray | None, where: npt.NDArray[np.bool_]
@@ -205,9 +229,10 @@ def mask_effect(
             return None
         return np.where(where, np.nan, array).astype(np.float64)
 
-    def blank_arm(array: FloatArray, reason: ReasonArray) -> FloatArray:
-        arm_hard = (reason != "") & ~np.isin(reason, SOFT_REASONS)
-        return np.where(arm_hard, np.nan, array).astype(np.float64)
+    def blank_arm(array: FloatArray, arm_codes: CodeArray | None) -> FloatArray:
+        if arm_codes is None:
+            return array
+        return np.where(_hard(np.broadcast_to(arm_codes, bad.shape)), np.nan, array)
 
     inferential: dict[str, Any] = {
         name: blank(getattr(effect, name), bad)
@@ -227,11 +252,7 @@ def mask_effect(
     return replace(
         effect,
         point_estimate=point,
-        control_mean=blank_arm(
-            effect.control_mean, np.broadcast_to(control_reason, bad.shape)
-        ),
-        treatment_mean=blank_arm(
-            effect.treatment_mean, np.broadcast_to(treatment_reason, bad.shape)
-        ),
+        control_mean=blank_arm(effect.control_mean, control_codes),
+        treatment_mean=blank_arm(effect.treatment_mean, treatment_codes),
         **inferential,
     )

@@ -132,8 +132,7 @@ def bayes_gaussian(
         chance_to_win=chance,
         expected_loss=loss,
     )
-    keep = np.full(effect.shape, "", dtype="<U32")
-    return mask_effect(result, keep, keep)
+    return mask_effect(result)
 
 
 def _h_sum(a: float, b: float, c: float, d: float) -> float:
@@ -257,7 +256,7 @@ def bayes_beta_binomial(
         )
 
     lower, upper = interval(mean, sd, np.full(shape, np.inf), alpha, "two-sided")
-    reason = np.where(ok, "", base.reason).astype("<U32")
+    reason = np.where(ok, "", base.reason).astype(base.reason.dtype)
     result = replace(
         base,
         method="beta_binomial",
@@ -272,5 +271,4 @@ def bayes_beta_binomial(
         expected_loss=loss,
         reason=reason,
     )
-    keep = np.full(shape, "", dtype="<U32")
-    return mask_effect(result, keep, keep)
+    return mask_effect(result)

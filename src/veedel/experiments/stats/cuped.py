@@ -153,7 +153,7 @@ def _adjusted_mean_arm(
         np.asarray(mean, np.float64),
         np.asarray(variance, np.float64),
         stats.n,
-        stats.reasons(),
+        stats.reason_codes(),
     )
 
 
@@ -263,5 +263,5 @@ def _adjusted_ratio_arm(
         np.asarray(mean, np.float64),
         np.asarray(np.maximum(variance, 0.0), np.float64),
         stats.n,
-        stats.reasons(),
+        stats.reason_codes(),
     )

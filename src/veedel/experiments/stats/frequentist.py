@@ -35,7 +35,7 @@ def mean_arm(stats: SampleStats) -> ArmEstimate:
     """Reduce a per-unit metric to its mean and the variance of the mean."""
     with np.errstate(all="ignore"):
         variance = stats.variance / stats.n
-    return ArmEstimate(stats.mean, variance, stats.n, stats.reasons())
+    return ArmEstimate(stats.mean, variance, stats.n, stats.reason_codes())
 
 
 def proportion_arm(stats: SampleStats) -> ArmEstimate:

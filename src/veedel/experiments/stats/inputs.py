@@ -24,6 +24,7 @@ import numpy.typing as npt
 from veedel.errors import InputError
 from veedel.experiments.stats.reasons import (
     Reason,
+    code_of,
     first_reason,
     merge_reasons,
     no_reason,
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
-ReasonArray = npt.NDArray[np.str_]
+CodeArray = npt.NDArray[np.int8]
 
 # Relative size below which a negative variance from the sums is rounding noise.
 _CANCELLATION_TOLERANCE = 1e-9
@@ -97,7 +98,7 @@ def sample_covariance(
         return np.asarray((cross - sum_x * sum_y / n) / (n - 1), dtype=np.float64)
 
 
-def count_reasons(n: FloatArray, *values: FloatArray) -> ReasonArray:
+def count_reasons(n: FloatArray, *values: FloatArray) -> CodeArray:
     """Reasons common to every arm: non-finite input, negative or too few units."""
     reason = no_reason(n.shape)
     finite = np.isfinite(n)
@@ -179,8 +180,8 @@ class SampleStats:
         """Unbiased variance of the metric per unit (divisor n - 1)."""
         return sample_variance(self.n, self.sum, self.sum_sq)
 
-    def reasons(self) -> ReasonArray:
-        """Reason codes for arms whose statistics cannot be used."""
+    def reason_codes(self) -> CodeArray:
+        """Integer reason codes (0 = usable) per element; see ``reasons.CODES``."""
         reason = count_reasons(self.n, self.sum, self.sum_sq)
         scale = np.abs(self.sum_sq) * _CANCELLATION_TOLERANCE + 1e-300
         bad = (self.n >= 2) & (self.variance * (self.n - 1) < -scale)
@@ -269,8 +270,8 @@ class RatioStats:
             self.n, self.numerator_sum, self.denominator_sum, self.cross_sum
         )
 
-    def reasons(self) -> ReasonArray:
-        """Reason codes for arms whose statistics cannot be used."""
+    def reason_codes(self) -> CodeArray:
+        """Integer reason codes (0 = usable) per element; see ``reasons.CODES``."""
         reason = count_reasons(
             self.n,
             self.numerator_sum,
@@ -282,7 +283,7 @@ class RatioStats:
         for part in (self.numerator, self.denominator):
             reason = merge_reasons(
                 reason,
-                part.reasons() == Reason.INCONSISTENT_SUMS,
+                part.reason_codes() == code_of(Reason.INCONSISTENT_SUMS),
                 Reason.INCONSISTENT_SUMS,
             )
         return merge_reasons(reason, self.denominator_sum == 0, Reason.ZERO_DENOMINATOR)
@@ -346,9 +347,9 @@ class CupedStats:
         """The covariate as a per-unit metric."""
         return SampleStats(self.n, self.covariate_sum, self.covariate_sum_sq)
 
-    def reasons(self) -> ReasonArray:
-        """Reason codes for arms whose statistics cannot be used."""
-        reason = first_reason(self.metric.reasons(), self.covariate.reasons())
+    def reason_codes(self) -> CodeArray:
+        """Integer reason codes (0 = usable) per element; see ``reasons.CODES``."""
+        reason = first_reason(self.metric.reason_codes(), self.covariate.reason_codes())
         return merge_reasons(
             reason, ~np.isfinite(self.cross_sum), Reason.NON_FINITE_INPUT
         )
@@ -430,9 +431,9 @@ cross_sum
         """The covariate as a per-unit metric."""
         return SampleStats(self.n, self.covariate_sum, self.covariate_sum_sq)
 
-    def reasons(self) -> ReasonArray:
-        """Reason codes for arms whose statistics cannot be used."""
-        reason = first_reason(self.ratio.reasons(), self.covariate.reasons())
+    def reason_codes(self) -> CodeArray:
+        """Integer reason codes (0 = usable) per element; see ``reasons.CODES``."""
+        reason = first_reason(self.ratio.reason_codes(), self.covariate.reason_codes())
         cross_finite = np.isfinite(self.numerator_covariate_sum) & np.isfinite(
             self.denominator_covariate_sum
         )

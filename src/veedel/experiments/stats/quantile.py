@@ -102,7 +102,7 @@ def _arm(
     )
     reason = merge_reasons(reason, n == 0, Reason.NO_VALUES)
     reason = merge_reasons(reason, n < 2, Reason.TOO_FEW_UNITS)
-    if np.any(reason != ""):
+    if np.any(reason != 0):
         nan = np.full(q.shape, np.nan)
         return ArmEstimate(nan, nan, n, reason)
 

@@ -56,7 +56,7 @@ def ratio_unit_variance(stats: RatioStats) -> FloatArray:
 def ratio_arm(stats: RatioStats) -> ArmEstimate:
     """Reduce a ratio metric to the ratio and its delta-method variance."""
     unit_variance = ratio_unit_variance(stats)
-    reason = stats.reasons()
+    reason = stats.reason_codes()
     scale = 1e-9 * np.abs(stats.numerator.variance) + 1e-300
     negative = unit_variance * stats.denominator.mean**2 < -scale
     reason = merge_reasons(reason, negative, Reason.INCONSISTENT_SUMS)

@@ -14,12 +14,15 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "CODES",
     "REASON_SENTENCES",
     "Reason",
     "explain",
     "first_reason",
     "merge_reasons",
     "no_reason",
+    "reason_codes",
+    "reason_names",
 ]
 
 
@@ -87,31 +90,57 @@ REASON_SENTENCES: dict[str, str] = {
 }
 
 
-def no_reason(shape: tuple[int, ...]) -> npt.NDArray[np.str_]:
-    """Return an array of empty reasons (everything computable) of ``shape``."""
-    return np.full(shape, "", dtype="<U32")
+# Internally, reasons travel as small integer codes (fast to combine over millions
+# of comparisons); results carry the names. Code 0 is "no reason".
+CODES: tuple[str, ...] = tuple(str(reason) for reason in Reason)
+_CODE_OF = {name: index for index, name in enumerate(CODES)}
+_NAMES = np.array(CODES, dtype=f"<U{max(len(name) for name in CODES)}")
+
+CodeArray = npt.NDArray[np.int8]
+
+
+def code_of(reason: Reason | str) -> int:
+    """The integer code of a reason."""
+    return _CODE_OF[str(reason)]
+
+
+def no_reason(shape: tuple[int, ...]) -> CodeArray:
+    """Codes meaning "everything computable", of ``shape``."""
+    return np.zeros(shape, dtype=np.int8)
 
 
 def merge_reasons(
-    reason: npt.NDArray[np.str_],
-    condition: npt.NDArray[np.bool_],
-    code: Reason,
-) -> npt.NDArray[np.str_]:
-    """Set ``code`` where ``condition`` holds and no earlier reason is set.
+    codes: CodeArray, condition: npt.NDArray[np.bool_], reason: Reason
+) -> CodeArray:
+    """Set ``reason`` where ``condition`` holds and no earlier reason is set.
 
     Call in order of priority: the first reason found for an element stays.
     """
-    reason, condition = np.broadcast_arrays(reason, condition)
-    return np.where((reason == "") & condition, str(code), reason).astype("<U32")
+    return np.where((codes == 0) & condition, np.int8(code_of(reason)), codes).astype(
+        np.int8
+    )
 
 
-def first_reason(*reasons: npt.NDArray[np.str_]) -> npt.NDArray[np.str_]:
-    """Combine reason arrays element by element; the first non-empty one wins."""
-    combined = reasons[0]
-    for reason in reasons[1:]:
-        combined, reason = np.broadcast_arrays(combined, reason)
-        combined = np.where(combined == "", reason, combined)
-    return np.asarray(combined, dtype="<U32")
+def first_reason(*codes: CodeArray) -> CodeArray:
+    """Combine code arrays element by element; the first non-zero one wins."""
+    combined = codes[0]
+    for other in codes[1:]:
+        combined = np.where(combined == 0, other, combined)
+    return np.asarray(combined, dtype=np.int8)
+
+
+def reason_names(codes: CodeArray) -> npt.NDArray[np.str_]:
+    """The reason names for integer codes ("" for none)."""
+    return np.asarray(_NAMES[codes])
+
+
+def reason_codes(names: npt.ArrayLike) -> CodeArray:
+    """The integer codes for reason names (unknown names are an error)."""
+    array = np.asarray(names)
+    codes = np.zeros(array.shape, dtype=np.int8)
+    for index, name in enumerate(CODES[1:], start=1):
+        codes[array == name] = index
+    return codes
 
 
 def explain(code: str) -> str:

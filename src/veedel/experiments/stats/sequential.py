@@ -46,7 +46,12 @@ import numpy.typing as npt
 from veedel.errors import InputError
 from veedel.experiments.stats._inference import check_alpha, mask_effect
 from veedel.experiments.stats.inputs import FloatArray, as_float_array
-from veedel.experiments.stats.reasons import Reason, merge_reasons
+from veedel.experiments.stats.reasons import (
+    Reason,
+    merge_reasons,
+    reason_codes,
+    reason_names,
+)
 from veedel.experiments.stats.results import Effect
 
 __all__ = [
@@ -218,12 +223,12 @@ def sequential_effect(
     p = msprt_pvalue(effect.point_estimate, variance, tau2)
     half = confidence_sequence_half_width(variance, tau2, effect.alpha)
     lower, upper = effect.point_estimate - half, effect.point_estimate + half
-    reason = effect.reason
+    codes = reason_codes(effect.reason)
     if previous is not None and previous.p_value is not None:
         p = np.fmin(p, previous.p_value)
         lower = np.fmax(lower, previous.ci_lower)
         upper = np.fmin(upper, previous.ci_upper)
-    reason = merge_reasons(reason, ~np.isfinite(tau2), Reason.NON_FINITE_INPUT)
+    codes = merge_reasons(codes, ~np.isfinite(tau2), Reason.NON_FINITE_INPUT)
 
     result = replace(
         effect,
@@ -233,7 +238,6 @@ def sequential_effect(
         p_value=p,
         statistic=np.asarray(effect.point_estimate / np.sqrt(variance), np.float64),
         mixing_variance=tau2,
-        reason=reason,
+        reason=reason_names(codes),
     )
-    keep = np.full(effect.shape, "", dtype="<U32")
-    return mask_effect(result, keep, keep)
+    return mask_effect(result, codes)

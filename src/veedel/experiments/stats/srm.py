@@ -21,7 +21,12 @@ from scipy import special
 from veedel.errors import InputError
 from veedel.experiments.stats._inference import check_alpha
 from veedel.experiments.stats.inputs import as_float_array
-from veedel.experiments.stats.reasons import Reason, merge_reasons, no_reason
+from veedel.experiments.stats.reasons import (
+    Reason,
+    merge_reasons,
+    no_reason,
+    reason_names,
+)
 from veedel.experiments.stats.results import SrmResult
 
 __all__ = ["DEFAULT_SRM_THRESHOLD", "srm_test"]
@@ -86,7 +91,7 @@ def srm_test(
         expected = total * w / w.sum(axis=-1, keepdims=True)
         statistic = np.sum((counts - expected) ** 2 / expected, axis=-1)
         p_value = special.chdtrc(k - 1, statistic)
-    bad = reason != ""
+    bad = reason != 0
     statistic = np.where(bad, np.nan, statistic)
     p_value = np.where(bad, np.nan, p_value)
     return SrmResult(
@@ -97,5 +102,5 @@ def srm_test(
         p_value=np.asarray(p_value, np.float64),
         threshold=threshold,
         alarm=np.asarray(~bad & (p_value < threshold), dtype=bool),
-        reason=reason,
+        reason=reason_names(reason),
     )
