@@ -1,11 +1,10 @@
 """Validating a warehouse against the canonical data model.
 
-:func:`check_warehouse` runs every rule of
-:data:`veedel.warehouse.rules.RULES` inside the warehouse
-engine as Ibis expressions, so it works the same on DuckDB and PostgreSQL and
-never pulls a table into memory: only counts and at most five example rows per
-violation come back. The rules, their codes and severities are documented in
-``docs/data-model.md``.
+:func:`check_warehouse` runs every rule of :data:`veedel.warehouse.rules.RULES`
+inside the warehouse engine as Ibis expressions, so it works the same on DuckDB
+and PostgreSQL and never pulls a table into memory: only counts and at most five
+example rows per violation come back. The rules, their codes and severities are
+documented in ``docs/data-model.md``.
 """
 
 from __future__ import annotations
