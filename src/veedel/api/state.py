@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 # Modules that declare tables on veedel.store.Base; one line per product.
 STORE_MODELS: list[str] = [
     "veedel.accounts.models",
+    "veedel.imagefilter.tables",
 ]
 
 

@@ -17,7 +17,7 @@ import typer
 from rich.rule import Rule
 from sqlalchemy import Engine
 
-from veedel.cli import text, warehouse
+from veedel.cli import images, text, warehouse
 from veedel.cli.console import console
 from veedel.settings import Settings, get_settings
 
@@ -57,6 +57,7 @@ DEMO_STEPS: list[tuple[str, DemoStep]] = [
     ("Build the warehouse", _build_warehouse),
     ("Check the warehouse", warehouse.demo_step),
     ("Text analytics", text.demo_step),
+    ("Image filter", images.demo_step),
 ]
 
 

@@ -22,6 +22,7 @@ templates.env.filters["tojson_pretty"] = lambda value: json.dumps(value, indent=
 NAV: list[tuple[str, str]] = [
     ("Home", "/"),
     ("Text", "/text"),
+    ("Image review", "/review"),
 ]
 
 
