@@ -299,13 +299,16 @@ def per_user_table(
     definition: ExperimentDefinition,
     metrics: dict[str, Metric],
     as_of: dt.date,
+    units: Any = None,
 ) -> Any:
     """Units with every metric's per-user values (``<key>__num`` etc.), as Ibis.
 
     Missing values (users with no rows) are zero; a ``max`` over no rows is
-    zero too.
+    zero too. ``units`` replaces the experiment's units (planning uses users
+    active in a recent period).
     """
-    units, _ = units_expression(con, definition, as_of)
+    if units is None:
+        units, _ = units_expression(con, definition, as_of)
     stop = _end_of_look(definition, as_of)
     # The pre-period is always read: CUPED uses it and so does the balance check.
     pre_days: int | None = definition.analysis.cuped.pre_period_days
@@ -395,6 +398,7 @@ def compute_cells(
     definition: ExperimentDefinition,
     library: MetricLibrary,
     as_of: dt.date,
+    units: Any = None,
 ) -> Cells:
     """Run the pipeline and return the cells of sufficient statistics.
 
@@ -404,7 +408,7 @@ def compute_cells(
     keys = definition.metrics.all_keys
     metrics = {key: library[key] for key in keys}
     look_day = (as_of - definition.start).days
-    table = per_user_table(con, definition, metrics, as_of)
+    table = per_user_table(con, definition, metrics, as_of, units)
 
     caps: dict[str, tuple[float | None, float | None]] = {}
     for key, metric in metrics.items():
