@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import Engine
 
 from veedel.imagefilter.decode import DecodeLimits
 from veedel.imagefilter.model import OPEN_NSFW, ModelSpec, OnnxClassifier
 from veedel.imagefilter.policy import DEFAULT_SURFACES, Policy, Thresholds
+from veedel.imagefilter.queue import ReviewQueue
 from veedel.settings import load_section
 
 __all__ = ["ImageFilterSettings", "load_settings"]
@@ -84,6 +86,16 @@ class ImageFilterSettings(BaseModel):
             max_bytes=self.max_bytes,
             max_pixels=self.max_pixels,
             max_frames=self.max_frames,
+        )
+
+    def queue(self, engine: Engine) -> ReviewQueue:
+        """The review queue in the store at ``engine`` with these shares."""
+        return ReviewQueue(
+            engine,
+            lease_seconds=self.lease_seconds,
+            audit_allow_share=self.audit_allow_share,
+            audit_block_share=self.audit_block_share,
+            second_review_share=self.second_review_share,
         )
 
     def classifier(self) -> OnnxClassifier:
