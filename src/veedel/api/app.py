@@ -57,8 +57,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _include_routers(app: FastAPI) -> None:
     # One line per product; the pages come last so /api paths win.
     from veedel.api import accounts as accounts_api
+    from veedel.api import experiments as experiments_api
     from veedel.api import images as images_api
     from veedel.api import text as text_api
+    from veedel.web import experiments as experiments_pages
     from veedel.web import pages as web_pages
     from veedel.web import review as review_pages
     from veedel.web import text as text_pages
@@ -66,6 +68,8 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(accounts_api.router)
     app.include_router(images_api.router)
     app.include_router(review_pages.router)
+    app.include_router(experiments_api.router)
+    app.include_router(experiments_pages.router)
     app.include_router(text_api.router)
     app.include_router(text_pages.router)
     app.include_router(web_pages.router)

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 STORE_MODELS: list[str] = [
     "veedel.accounts.models",
     "veedel.imagefilter.tables",
+    "veedel.experiments.store",
 ]
 
 

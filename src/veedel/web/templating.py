@@ -23,6 +23,8 @@ NAV: list[tuple[str, str]] = [
     ("Home", "/"),
     ("Text", "/text"),
     ("Image review", "/review"),
+    ("Experiments", "/experiments"),
+    ("Metric library", "/metrics"),
 ]
 
 
