@@ -17,7 +17,7 @@ import typer
 from rich.rule import Rule
 from sqlalchemy import Engine
 
-from veedel.cli import images, text, warehouse
+from veedel.cli import experiments, images, text, warehouse
 from veedel.cli.console import console
 from veedel.settings import Settings, get_settings
 
@@ -58,6 +58,8 @@ DEMO_STEPS: list[tuple[str, DemoStep]] = [
     ("Check the warehouse", warehouse.demo_step),
     ("Text analytics", text.demo_step),
     ("Image filter", images.demo_step),
+    ("Experiments", experiments.demo_step),
+    ("What is in the warehouse", warehouse.summary_step),
 ]
 
 
