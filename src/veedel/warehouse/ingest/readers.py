@@ -114,7 +114,7 @@ def _xml_error(path: Path, exc: ET.ParseError) -> DataError:
             )
 
     snippet = text[max(0, column - 20) : column + 40].decode("utf-8", "replace")
-    reason = str(exc).split(":")[0]
+    reason = str(exc).split(":")[0].removeprefix("not well-formed ").strip("()")
     if exc.code in (_XML_NO_ELEMENT, _XML_UNCLOSED_TOKEN) and _at_end(path, line):
         return DataError(
             "XML",
