@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from image_samples import PHOTOS
 from PIL import Image
 from sqlalchemy import Engine
@@ -42,3 +44,52 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     init_store(engine)
     yield engine
     engine.dispose()
+
+
+USERS = {"vera": "viewer", "ed": "editor", "eve": "editor", "ada": "admin"}
+
+
+@pytest.fixture
+def review_config(tmp_path: Path) -> Path:
+    """veedel.toml sending every score below 0.9 to review on post_image."""
+    config = tmp_path / "veedel.toml"
+    config.write_text(
+        "[images]\naudit_allow_share = 0.0\nsecond_review_share = 0.0\n"
+        "max_bytes = 2000000\n"
+        "[images.surfaces.post_image]\nreview = 0.0\nblock = 0.9\n"
+        "[images.surfaces.profile_picture]\nreview = 0.5\nblock = 0.9\n"
+    )
+    return config
+
+
+@pytest.fixture
+def app(review_config: Path) -> FastAPI:
+    """The whole app on a fresh data folder, with one user per role."""
+    from veedel.accounts import add_user
+    from veedel.api.app import create_app
+
+    application = create_app()
+    for name, role in USERS.items():
+        add_user(application.state.store, name, f"{name}-password", role)
+    return application
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    """An anonymous HTTPS test client (the session cookie is Secure)."""
+    with TestClient(app, base_url="https://testserver") as test_client:
+        yield test_client
+
+
+def sign_in(client: TestClient, name: str) -> str:
+    """Sign ``name`` in with the login form; the session's CSRF token."""
+    response = client.post(
+        "/login",
+        data={"username": name, "password": f"{name}-password", "next": "/"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    page = client.get("/")
+    marker = 'name="csrf-token" content="'
+    start = page.text.index(marker) + len(marker)
+    return page.text[start : page.text.index('"', start)]

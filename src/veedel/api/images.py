@@ -25,10 +25,10 @@ from fastapi import (
     HTTPException,
     Request,
     Response,
-    UploadFile,
 )
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile
 from starlette.types import Message
 
 from veedel.api.security import CurrentUser, require_role
