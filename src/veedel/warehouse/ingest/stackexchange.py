@@ -101,6 +101,11 @@ _HISTORY_EVENTS = {
 }
 
 _INITIAL_REVISIONS = {"1", "2", "3"}
+
+# Dumps leave out deleted posts but keep their answers, comments and votes;
+# those, and replies and votes on tag wikis, would point at no post.
+_MISSING_PARENT = "replies to posts missing from the dump (deleted, tag wikis)"
+_MISSING_VOTED = "votes on posts missing from the dump (deleted, tag wikis)"
 _LINK_TYPES = {"1": "linked", "3": "duplicate"}
 _TAGS = re.compile(r"<([^<>]+)>|\|([^|]+)")
 _HTML_TAG = re.compile(r"<[^>]+>")
@@ -230,17 +235,14 @@ class _Dump:
         yield self.channel_row(require(a, "TagName"))
 
     def user_row(self, a: dict[str, str], run: IngestRun) -> Rows:
-        yield (
-            "users",
-            {
-                "user_id": self.id("user", require(a, "Id")),
-                "created_at": parse_iso_timestamp(
-                    require(a, "CreationDate"), "CreationDate"
-                ),
-                "location_text": a.get("Location") or None,
-                "source": self.source,
-            },
-        )
+        created_at = parse_iso_timestamp(require(a, "CreationDate"), "CreationDate")
+        row = {
+            "user_id": self.id("user", require(a, "Id")),
+            "created_at": created_at,
+            "location_text": a.get("Location") or None,
+            "source": self.source,
+        }
+        yield "users", row
 
     def post(self, a: dict[str, str], run: IngestRun) -> Rows:
         ident = require(a, "Id")
@@ -258,8 +260,11 @@ class _Dump:
             text = _join(a.get("Title"), _plain(a.get("Body")))
         elif kind == "2":
             parent_ref = require(a, "ParentId")
+            if parent_ref not in self.post_channel:
+                run.skip(_MISSING_PARENT)
+                return
             parent = self.id("post", parent_ref)
-            channel = self.post_channel.get(parent_ref)
+            channel = self.post_channel[parent_ref]
             text = _plain(a.get("Body"))
         else:
             run.skip("posts that are neither questions nor answers (tag wikis)")
@@ -267,37 +272,38 @@ class _Dump:
 
         self.post_channel[ident] = channel
         self.post_owner[ident] = owner
-        yield (
-            "posts",
-            {
-                "post_id": self.id("post", ident),
-                "user_id": owner,
-                "channel_id": channel,
-                "parent_id": parent,
-                "created_at": created_at,
-                "text": text,
-                "score": score,
-                "source": self.source,
-            },
-        )
+        row = {
+            "post_id": self.id("post", ident),
+            "user_id": owner,
+            "channel_id": channel,
+            "parent_id": parent,
+            "created_at": created_at,
+            "text": text,
+            "score": score,
+            "source": self.source,
+        }
+        yield "posts", row
 
     def comment(self, a: dict[str, str], run: IngestRun) -> Rows:
+        ident = require(a, "Id")
         post = require(a, "PostId")
-        yield (
-            "posts",
-            {
-                "post_id": self.id("comment", require(a, "Id")),
-                "user_id": self.user(a.get("UserId")),
-                "channel_id": self.post_channel.get(post),
-                "parent_id": self.id("post", post),
-                "created_at": parse_iso_timestamp(
-                    require(a, "CreationDate"), "CreationDate"
-                ),
-                "text": a.get("Text"),
-                "score": parse_int(a.get("Score"), "Score"),
-                "source": self.source,
-            },
-        )
+        created_at = parse_iso_timestamp(require(a, "CreationDate"), "CreationDate")
+        score = parse_int(a.get("Score"), "Score")
+
+        if post not in self.post_channel:
+            run.skip(_MISSING_PARENT)
+            return
+        row = {
+            "post_id": self.id("comment", ident),
+            "user_id": self.user(a.get("UserId")),
+            "channel_id": self.post_channel[post],
+            "parent_id": self.id("post", post),
+            "created_at": created_at,
+            "text": a.get("Text"),
+            "score": score,
+            "source": self.source,
+        }
+        yield "posts", row
 
     def vote(self, a: dict[str, str], run: IngestRun) -> Rows:
         ident = require(a, "Id")
@@ -307,17 +313,18 @@ class _Dump:
         user = self.user(a.get("UserId"))
 
         if kind in _VOTE_VALUES:
-            yield (
-                "votes",
-                {
-                    "vote_id": self.id("vote", ident),
-                    "post_id": self.id("post", post),
-                    "user_id": user,
-                    "value": _VOTE_VALUES[kind],
-                    "created_at": created_at,
-                    "source": self.source,
-                },
-            )
+            if post not in self.post_channel:
+                run.skip(_MISSING_VOTED)
+                return
+            row = {
+                "vote_id": self.id("vote", ident),
+                "post_id": self.id("post", post),
+                "user_id": user,
+                "value": _VOTE_VALUES[kind],
+                "created_at": created_at,
+                "source": self.source,
+            }
+            yield "votes", row
             return
         if kind not in _VOTE_EVENTS and not kind.isdigit():
             raise RowProblem("VoteTypeId", "must be a vote type number", kind)
@@ -328,17 +335,8 @@ class _Dump:
         properties: dict[str, Any] = {"post_id": self.id("post", post)}
         if bounty := parse_int(a.get("BountyAmount"), "BountyAmount"):
             properties["bounty_amount"] = bounty
-        yield (
-            "events",
-            self.event(
-                ident,
-                "vote",
-                user,
-                _VOTE_EVENTS.get(kind, f"vote_type_{kind}"),
-                created_at,
-                properties,
-            ),
-        )
+        name = _VOTE_EVENTS.get(kind, f"vote_type_{kind}")
+        yield self.event(ident, "vote", user, name, created_at, properties)
 
     def badge(self, a: dict[str, str], run: IngestRun) -> Rows:
         properties = {
@@ -346,17 +344,10 @@ class _Dump:
             "class": parse_int(a.get("Class"), "Class"),
             "tag_based": a.get("TagBased") == "True",
         }
-        yield (
-            "events",
-            self.event(
-                require(a, "Id"),
-                "badge",
-                self.id("user", require(a, "UserId")),
-                "badge_awarded",
-                parse_iso_timestamp(require(a, "Date"), "Date"),
-                properties,
-            ),
-        )
+        ident = require(a, "Id")
+        user = self.id("user", require(a, "UserId"))
+        awarded_at = parse_iso_timestamp(require(a, "Date"), "Date")
+        yield self.event(ident, "badge", user, "badge_awarded", awarded_at, properties)
 
     def post_link(self, a: dict[str, str], run: IngestRun) -> Rows:
         ident = require(a, "Id")
@@ -377,10 +368,7 @@ class _Dump:
             "link_type": _LINK_TYPES.get(kind, kind),
             "credited_to": "post_owner",
         }
-        yield (
-            "events",
-            self.event(ident, "link", owner, "post_link", created_at, properties),
-        )
+        yield self.event(ident, "link", owner, "post_link", created_at, properties)
 
     def post_history(self, a: dict[str, str], run: IngestRun) -> Rows:
         ident = require(a, "Id")
@@ -396,17 +384,8 @@ class _Dump:
             run.skip("post history rows without a user (events need one)")
             return
         name = _HISTORY_EVENTS.get(kind, f"post_history_{kind}")
-        yield (
-            "events",
-            self.event(
-                ident,
-                "history",
-                user,
-                name,
-                created_at,
-                {"post_id": self.id("post", post)},
-            ),
-        )
+        properties = {"post_id": self.id("post", post)}
+        yield self.event(ident, "history", user, name, created_at, properties)
 
     def event(
         self,
@@ -416,8 +395,9 @@ class _Dump:
         name: str,
         timestamp: Any,
         properties: dict[str, Any],
-    ) -> dict[str, Any]:
-        return {
+    ) -> tuple[str, dict[str, Any]]:
+        """An ``events`` row; ``kind`` keeps ids of different files apart."""
+        row = {
             "event_id": self.id(kind, ident),
             "user_id": user,
             "name": name,
@@ -425,6 +405,7 @@ class _Dump:
             "properties": json.dumps(properties, sort_keys=True),
             "source": self.source,
         }
+        return "events", row
 
 
 Rows = Iterator[tuple[str, dict[str, Any]]]
