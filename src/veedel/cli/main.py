@@ -12,7 +12,17 @@ import typer
 from typer.core import TyperGroup
 
 from veedel import __version__
-from veedel.cli import demo, images, ingest, serve, simulate, text, users, warehouse
+from veedel.cli import (
+    demo,
+    experiments,
+    images,
+    ingest,
+    serve,
+    simulate,
+    text,
+    users,
+    warehouse,
+)
 from veedel.cli.console import console, err_console
 from veedel.errors import VeedelError
 from veedel.log import configure_logging
@@ -74,4 +84,5 @@ app.add_typer(warehouse.app, name="warehouse")
 app.add_typer(ingest.app, name="ingest")
 app.add_typer(text.app, name="text")
 app.add_typer(images.app, name="images")
+app.add_typer(experiments.app, name="experiments")
 app.command("simulate")(simulate.simulate_command)
