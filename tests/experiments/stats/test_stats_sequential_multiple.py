@@ -193,3 +193,27 @@ def test_msprt_running_minimum_over_looks() -> None:
     p = msprt_pvalue(d, np.array([1e-4, 5e-5, 3e-5]), 1e-4, look_axis=0)
 
     assert np.all(np.diff(p) <= 0)
+
+
+def test_look_axis_equals_looking_one_day_at_a_time() -> None:
+    """Daily cumulative statistics along an axis give the same running results."""
+    rng = np.random.default_rng(12)
+    daily = rng.normal(1.0, 1.0, size=(2, 10, 50))
+    n = np.arange(1, 11) * 50.0
+    sums = np.cumsum(daily.sum(axis=2), axis=1)
+    squares = np.cumsum((daily**2).sum(axis=2), axis=1)
+    fixed = compare_means(
+        SampleStats(n, sums[0], squares[0]), SampleStats(n, sums[1], squares[1])
+    )
+
+    together = sequential_effect(fixed, expected_n=500, look_axis=0)
+
+    assert together.mixing_variance is not None
+    tau2 = together.mixing_variance[0]
+    assert np.all(together.mixing_variance == tau2)
+    previous = None
+    for day in range(10):
+        one = sequential_effect(fixed[day], mixing_variance=tau2, previous=previous)
+        assert one.p_value == pytest.approx(together.p_value[day], rel=1e-12)  # type: ignore[index]
+        assert one.ci_lower == pytest.approx(together.ci_lower[day], rel=1e-12)
+        previous = one

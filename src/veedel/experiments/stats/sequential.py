@@ -38,6 +38,7 @@ nonparametric, nonasymptotic confidence sequences. Annals of Statistics 49(2).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -165,6 +166,7 @@ def sequential_effect(
     expected_n: npt.ArrayLike | None = None,
     mixing_variance: npt.ArrayLike | None = None,
     previous: Effect | None = None,
+    look_axis: int | None = None,
 ) -> Effect:
     """Turn a fixed-horizon effect into an always-valid one.
 
@@ -184,6 +186,11 @@ def sequential_effect(
         The sequential effect of the previous look, if any. The interval is
         intersected with it and the p-value is the running minimum, which
         keeps both valid and monotone.
+    look_axis
+        If the effect holds successive looks (e.g. cumulative statistics per
+        day) along this axis: the mixing variance is tuned once, from the
+        median per-unit variance over the looks, and the interval and p-value
+        are the running intersection and minimum along the axis.
 
     Returns
     -------
@@ -213,7 +220,14 @@ def sequential_effect(
         if np.any(~(n_expected > 0)):
             raise InputError("expected_n", "must be positive", expected_n)
         n_now = (effect.control_n + effect.treatment_n) / 2
-        tau2 = tuned_mixing_variance(variance * n_now / n_expected, effect.alpha)
+        per_unit = variance * n_now
+        if look_axis is not None:
+            # One mixing variance for every look: the typical per-unit variance.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                typical = np.nanmedian(per_unit, axis=look_axis, keepdims=True)
+            per_unit = np.broadcast_to(typical, per_unit.shape)
+        tau2 = tuned_mixing_variance(per_unit / n_expected, effect.alpha)
     else:
         tau2 = as_float_array("mixing_variance", mixing_variance)
         if np.any(~(tau2 > 0)):
@@ -228,6 +242,10 @@ def sequential_effect(
         p = np.fmin(p, previous.p_value)
         lower = np.fmax(lower, previous.ci_lower)
         upper = np.fmin(upper, previous.ci_upper)
+    if look_axis is not None:
+        p = np.fmin.accumulate(p, axis=look_axis)
+        lower = np.fmax.accumulate(lower, axis=look_axis)
+        upper = np.fmin.accumulate(upper, axis=look_axis)
     codes = merge_reasons(codes, ~np.isfinite(tau2), Reason.NON_FINITE_INPUT)
 
     result = replace(
