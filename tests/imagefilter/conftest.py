@@ -46,6 +46,17 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
+#: Chromium flags for headless runs here (no sandbox, no network chatter).
+CHROMIUM_ARGS_IMAGES = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
 USERS = {"vera": "viewer", "ed": "editor", "eve": "editor", "ada": "admin"}
 
 
