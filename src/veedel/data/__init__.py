@@ -17,6 +17,8 @@ _ROOT = Path(__file__).parent / "bundled"
 BUNDLED = {
     "stackexchange/quantumcomputing": "Stack Exchange dump folder (CC BY-SA)",
     "reddit_geo": "Reddit city-community CSVs, one per subreddit (ODC PDDL 1.0)",
+    "asos": "ASOS Digital Experiments Dataset (CC BY 4.0)",
+    "upworthy": "Upworthy Research Archive, exploratory set (CC BY 4.0)",
 }
 """The bundled data sets: name to a one-line description."""
 
