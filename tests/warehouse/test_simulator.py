@@ -439,3 +439,81 @@ def test_bad_parameters_raise_input_errors_naming_the_field(
         simulate(con, **kwargs)
     assert caught.value.field == field
     assert con.list_tables() == []
+
+
+@pytest.mark.postgres
+def test_postgres_gets_the_same_rows_as_duckdb(postgres_url: str) -> None:
+    # The same seed gives the same rows on another engine; a second run swaps
+    # in place and keeps rows of other sources.
+    pg = connect(postgres_url)
+    simulate(pg, users=300, days=5, seed=4)
+    duck = connect("duckdb://")
+    simulate(duck, users=300, days=5, seed=4)
+    for name in ("posts", "votes", "exposures", "truth_experiments"):
+        theirs, ours = _snapshot_one(pg, name), _snapshot_one(duck, name)
+        pd.testing.assert_frame_equal(theirs, ours, obj=name, check_dtype=False)
+
+    pg.raw_sql("INSERT INTO users (user_id, source) VALUES ('se:1', 'stackexchange')")
+    simulate(pg, users=100, days=3, seed=2)
+    users = _sql(pg, "SELECT source, count(*) AS n FROM users GROUP BY 1")
+    counts = dict(zip(users["source"], users["n"], strict=True))
+    assert counts == {"simulator": 100, "stackexchange": 1}
+    pg.disconnect()
+
+
+def _snapshot_one(con: Any, name: str) -> pd.DataFrame:
+    table = con.table(name)
+    frame = table.to_pandas().sort_values(list(table.columns), ignore_index=True)
+    for column in frame.columns:
+        if str(frame[column].dtype).startswith("datetime64"):
+            frame[column] = frame[column].astype("datetime64[us]")
+    return frame
+
+
+def test_cli_simulates_and_prints_the_summary(tmp_path: Any) -> None:
+    import json
+    import re
+
+    from typer.testing import CliRunner
+
+    from veedel.cli.main import app
+
+    url = f"duckdb://{tmp_path / 'w.duckdb'}"
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        ["simulate", "--users", "150", "--days", "4", "--seed", "3", "-w", url],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Simulated 150 users over 4 days" in result.output
+    assert "truth_experiments" in result.output
+
+    as_json = runner.invoke(
+        app, ["simulate", "-n", "150", "-d", "4", "-s", "3", "-w", url, "-f", "json"]
+    )
+    # Log lines share the console; the JSON document starts at its own line.
+    document = as_json.output[re.search(r"^\{", as_json.output, re.M).start() :]
+    summary = json.loads(document)
+    assert summary["rows"]["users"] == 150
+    assert summary["start"] == "2025-01-06"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--users", "0"], "users must be a whole number"),
+        (["--start", "06.01.2025"], "--start must be a date written YYYY-MM-DD"),
+    ],
+)
+def test_cli_rejects_bad_input_with_a_clear_message(
+    tmp_path: Any, arguments: list[str], message: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from veedel.cli.main import app
+
+    url = f"duckdb://{tmp_path / 'w.duckdb'}"
+    result = CliRunner().invoke(app, ["simulate", "-w", url, *arguments])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output

@@ -3,9 +3,12 @@
 Rows go to ``_veedel_sim_stage_<table>`` tables in chunks, so memory stays
 flat however large the run. Only when every chunk is written does one
 transaction replace the live rows: in a canonical table the rows the
-simulator owns are deleted and the staged rows inserted (rows of other
-sources stay); a ``truth_*`` table is replaced whole. A run that fails before
-the swap leaves the warehouse as it was and drops its staging tables.
+simulator owns are replaced by the staged rows and rows of other sources
+stay (on DuckDB those few rows are copied into the staged table, which then
+takes the live table's place; elsewhere the owned rows are deleted and the
+staged rows inserted, which keeps views that depend on the table); a
+``truth_*`` table is replaced whole. A run that fails before the swap leaves
+the warehouse as it was and drops its staging tables.
 
 Transactions are used on DuckDB and PostgreSQL; on other engines the swap
 runs statement by statement.
@@ -110,6 +113,16 @@ class StagedWriter:
             if name not in existing:
                 self.con.create_table(name, schema=schema)
             columns = ", ".join(_quoted(column) for column in schema.names)
+            if self.con.name == "duckdb":
+                # Copy the (usually few) rows of other sources into the staged
+                # table and rename it, rather than copy every simulated row.
+                statements.append(
+                    f"INSERT INTO {stage} ({columns}) SELECT {columns} FROM {live}"
+                    f" WHERE ({condition}) IS NOT TRUE"
+                )
+                statements.append(f"DROP TABLE {live}")
+                statements.append(f"ALTER TABLE {stage} RENAME TO {live}")
+                continue
             statements.append(f"DELETE FROM {live} WHERE {condition}")
             statements.append(
                 f"INSERT INTO {live} ({columns}) SELECT {columns} FROM {stage}"
