@@ -174,3 +174,26 @@ def test_existing_table_missing_a_column_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"posts\.user_id must exist"):
         load(con, [("posts", _posts("p1"))])
     assert con.table("posts").count().execute() == 0
+
+
+@pytest.mark.postgres
+def test_concurrent_loads_on_postgres_write_each_key_once(postgres_url: str) -> None:
+    """Two loads of the same keys at once: the table lock lets one write them."""
+    import threading
+
+    load(connect(postgres_url), [("posts", _posts("p0"))])
+    ids = [f"p{i}" for i in range(1, 2001)]
+    results: list[dict[str, int]] = []
+
+    def run() -> None:
+        results.append(load(connect(postgres_url), [("posts", _posts(*ids))]))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    con = connect(postgres_url)
+    assert sorted(r["posts"] for r in results) == [0, 2000]
+    assert con.table("posts").count().execute() == 2001

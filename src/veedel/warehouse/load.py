@@ -282,11 +282,16 @@ class StagedLoad:
     def _write(self, table: str) -> int:
         """Create ``table`` if missing and insert the new keys; returns rows."""
         schema = Schema.from_pyarrow(self._schemas[table])
+        target = _quote(table, self.con.dialect)
         self._execute(self._create_sql(table, schema))
+        if self.con.name == "postgres":
+            # Two loads at once must not both see a key as new: writers queue
+            # on the table until commit, readers are not blocked.
+            self._execute(f"LOCK TABLE {target} IN SHARE ROW EXCLUSIVE MODE")
+
         select = self._new_rows_sql(table, schema)
         count = self._execute(f"SELECT COUNT(*) FROM ({select}) AS new_rows", True)
         columns = ", ".join(_quote(col, self.con.dialect) for col in schema.names)
-        target = _quote(table, self.con.dialect)
         self._execute(f"INSERT INTO {target} ({columns}) {select}")
         return int(count[0])
 
