@@ -125,7 +125,7 @@ def difference(
     Absolute: ``t - c`` with variance ``v_t + v_c`` (independent arms).
     Relative: ``(t - c) / |c|`` with the delta-method variance
     ``v_t / c**2 + t**2 * v_c / c**4``, which includes the uncertainty of the
-    control mean (Deng, Knoblich and Lu, 2018, section 3.3).
+    control mean (Deng, Knoblich and Lu, 2018).
     """
     reason = first_reason(control.reason, treatment.reason)
     c, t = control.mean, treatment.mean

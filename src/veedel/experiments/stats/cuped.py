@@ -15,7 +15,7 @@ Deng, A., Xu, Y., Kohavi, R. and Walker, T. (2013). Improving the sensitivity of
 online controlled experiments by utilizing pre-experiment data. WSDM 2013.
 
 Deng, A., Knoblich, U. and Lu, J. (2018). Applying the delta method in metric
-analytics. KDD 2018 (ratio metrics, section 3.4).
+analytics. KDD 2018 (ratio metrics).
 """
 
 from __future__ import annotations

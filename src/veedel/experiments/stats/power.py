@@ -7,11 +7,11 @@ absolute one by multiplying with the baseline mean.
 References
 ----------
 Fleiss, J. L., Levin, B. and Paik, M. C. (2003). Statistical Methods for Rates
-and Proportions, 3rd ed., section 4.2 (two proportions, pooled variance under
+and Proportions, 3rd ed., chapter 4 (two proportions, pooled variance under
 the null).
 
 Chow, S.-C., Shao, J. and Wang, H. (2008). Sample Size Calculations in Clinical
-Research, 2nd ed., section 3.2 (two means).
+Research, 2nd ed., chapter 3 (two means).
 """
 
 from __future__ import annotations

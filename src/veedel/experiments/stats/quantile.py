@@ -9,7 +9,7 @@ every unit. Two ways to get the standard error of each arm's sample quantile:
   ``n q -/+ z sqrt(n q (1 - q))`` bracket it with probability about
   ``1 - 2 Phi(-z)``; half the distance between them, divided by ``z``, is a
   standard error that needs no density estimate (Deng, Knoblich and Lu, 2018,
-  section 4.2; Price and Bonett, 2001).
+  Price and Bonett, 2001).
 * ``"bootstrap"``: the standard deviation of the quantile over resamples of
   each arm drawn with a fixed seed, so results are reproducible.
 

@@ -85,8 +85,8 @@ def compare_ratios(
     Notes
     -----
     Each arm's ratio ``R = sum(y) / sum(d)`` has variance
-    ``(s_y**2 - 2 R s_yd + R**2 s_d**2) / (n mean_d**2)`` (Deng et al., 2018,
-    section 2). The absolute difference uses a z statistic with the sum of the
+    ``(s_y**2 - 2 R s_yd + R**2 s_d**2) / (n mean_d**2)`` (Deng et al.,
+    2018). The absolute difference uses a z statistic with the sum of the
     two variances; the relative difference adds the control's uncertainty by
     the delta method as in :func:`compare_means`.
     """
