@@ -159,9 +159,11 @@ def _activity(
 
 def load_into(con: Any, frames: dict[str, pd.DataFrame]) -> None:
     """Create (or replace) the canonical tables in ``con`` from ``frames``."""
+    import ibis
+
     from veedel.warehouse.schema import TABLES
 
     for name, frame in frames.items():
         schema = TABLES[name].schema
-        ordered = frame[list(schema.names)]
-        con.create_table(name, ordered, schema=schema, overwrite=True)
+        rows = ibis.memtable(frame[list(schema.names)], schema=schema)
+        con.create_table(name, rows, overwrite=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -303,7 +303,7 @@ def _metric_result(
         p_value=None if reason or p_value is None else finite_or_none(p_value),
         significant=significant,
         outcome=outcome,
-        method=absolute.method,
+        method=shown.method,
         sentence="",
         reason=reason,
         margin=margin,
@@ -321,9 +321,61 @@ def _metric_result(
 
 
 def _with_sentence(result: MetricResult, sentence: str) -> MetricResult:
-    from dataclasses import replace
-
     return replace(result, sentence=sentence)
+
+
+def _apply_correction(
+    results: list[MetricResult],
+    cells: Cells,
+    definition: ExperimentDefinition,
+    library: MetricLibrary,
+) -> list[MetricResult]:
+    """Adjust the primary metrics x treatments for multiple testing.
+
+    The family is every primary metric against every treatment. Each adjusted
+    interval is recomputed at the level ``alpha p / q`` (``q`` the adjusted
+    p-value), so that it excludes zero exactly when ``q < alpha``.
+    """
+    settings = definition.analysis
+    family = [
+        index
+        for index, item in enumerate(results)
+        if item.role == "primary" and item.p_value is not None
+    ]
+    if settings.correction == "none" or len(family) < 2:
+        return results
+    raw = np.array([results[index].p_value for index in family], dtype=float)
+    adjusted = stats.adjust_pvalues(raw, settings.correction)
+    corrected = list(results)
+    for index, p_raw, q in zip(family, raw, adjusted, strict=True):
+        item = results[index]
+        level = settings.alpha * p_raw / q if q > 0 else settings.alpha
+        level = float(min(max(level, 1e-15), settings.alpha))
+        strict = definition.model_copy(
+            update={"analysis": settings.model_copy(update={"alpha": level})}
+        )
+        metric = library[item.metric]
+        names = metric_columns(item.metric, metric, settings.cuped.enabled)
+        totals = metric_totals(cells, item.metric, metric, cells.look_day)
+        c_rows, t_rows, _ = _aligned(totals, item.control_variant, item.variant, None)
+        comparison = compare_rows(metric, names, c_rows, t_rows, strict)
+        redone = _metric_result(
+            item.metric, metric, strict, item.variant, None, None, comparison, 0, cells
+        )
+        significant = bool(q < settings.alpha)
+        outcome = outcome_of(metric, significant, item.absolute_effect, item.reason)
+        updated = replace(
+            redone,
+            p_value=finite_or_none(q),
+            significant=significant,
+            outcome=outcome,
+            method=f"{redone.method}+{settings.correction}",
+        )
+        sentence = metric_sentence(
+            updated, alpha=settings.alpha, sequential=settings.sequential
+        )
+        corrected[index] = _with_sentence(updated, sentence)
+    return corrected
 
 
 def _breached(
@@ -481,6 +533,7 @@ def analyze(
     counts: UnitCounts = unit_counts(con, definition, as_of)
     cells = compute_cells(con, definition, library, as_of)
     overall = _metric_results(cells, definition, library, None)
+    overall = _apply_correction(overall, cells, definition, library)
     sliced = [
         item
         for name in definition.slices
