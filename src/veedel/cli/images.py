@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from collections import Counter
 from enum import StrEnum
 from pathlib import Path
@@ -69,7 +70,7 @@ def _store() -> Engine:
     return open_store(get_settings().resolved_store_url())
 
 
-def _progress() -> Progress:
+def _progress(disable: bool = False) -> Progress:
     return Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -77,7 +78,14 @@ def _progress() -> Progress:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
+        disable=disable,
     )
+
+
+def _quiet_for_json(as_json: bool) -> None:
+    # Log lines share stdout with the output; --json output must parse alone.
+    if as_json:
+        logging.getLogger("veedel").setLevel(logging.WARNING)
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -177,6 +185,7 @@ def classify_command(
 
     Example: veedel images classify photo.jpg --surface profile_picture
     """
+    _quiet_for_json(as_json)
     from veedel.imagefilter import read_image_file
 
     if not file.is_file():
@@ -206,6 +215,7 @@ def stats_command(as_json: JsonOption = False) -> None:
 
     Example: veedel images stats --json
     """
+    _quiet_for_json(as_json)
     from veedel.imagefilter import queue_stats
 
     stats = queue_stats(_store())
@@ -280,6 +290,7 @@ def tune_command(
     Example: veedel images tune --target-precision 0.9 --target-miss-rate 0.02
     --plot tuning.json
     """
+    _quiet_for_json(as_json)
     from veedel.imagefilter import review_labels, tradeoff, tune_thresholds
 
     data: tuple[Any, Any, Any] = (
@@ -364,6 +375,7 @@ def evaluate_command(
 
     Example: veedel images evaluate ./labelled --fpr 0.05
     """
+    _quiet_for_json(as_json)
     from veedel.imagefilter import evaluate_folder
     from veedel.imagefilter.evaluation import labelled_images
 
@@ -371,7 +383,7 @@ def evaluate_command(
     thresholds = settings.policy().thresholds(surface or settings.default_surface)
     total = len(labelled_images(folder))
     classifier = settings.classifier()
-    with _progress() as progress:
+    with _progress(disable=as_json) as progress:
         task = progress.add_task("Scoring", total=total)
         result = evaluate_folder(
             folder,
