@@ -103,6 +103,9 @@ async def _form_csrf(request: Request) -> str:
     content_type = request.headers.get("content-type", "")
     if "form" not in content_type:
         return ""
+    # Read the body first: the middleware then hands it on to the endpoint,
+    # which would otherwise receive an empty form.
+    await request.body()
     form = await request.form()
     value = form.get("csrf_token", "")
     return value if isinstance(value, str) else ""
