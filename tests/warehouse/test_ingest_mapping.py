@@ -73,6 +73,17 @@ def test_csv_mapping_loads_columns_constants_and_timestamps(
     assert second["text"] == "Wer kommt mit zum Markt?"
 
 
+def test_mapping_accepts_absolute_file_paths(con: Any, tmp_path: Path) -> None:
+    """files may name absolute paths as well as paths relative to the mapping."""
+    (tmp_path / "posts.csv").write_text(POSTS_CSV, encoding="utf-8")
+    absolute = POSTS_MAPPING.replace("[posts.csv]", f"[{tmp_path / 'posts.csv'}]")
+    elsewhere = tmp_path / "config"
+    elsewhere.mkdir()
+    (elsewhere / "mapping.yaml").write_text(absolute, encoding="utf-8")
+
+    assert ingest_files(con, elsewhere / "mapping.yaml").written == 2
+
+
 def test_csv_mapping_second_run_writes_nothing(con: Any, tmp_path: Path) -> None:
     """Idempotency: the same files again add no rows."""
     mapping = _write(tmp_path, posts_csv=POSTS_CSV, mapping_yaml=POSTS_MAPPING)

@@ -217,7 +217,7 @@ def _files(value: Any, name: str, path: Path) -> tuple[Path, ...]:
 
     found: list[Path] = []
     for pattern in patterns:
-        matches = sorted(path.parent.glob(str(pattern)))
+        matches = _glob(path.parent, str(pattern))
         if not matches:
             raise ConfigError(
                 name,
@@ -227,6 +227,14 @@ def _files(value: Any, name: str, path: Path) -> tuple[Path, ...]:
             )
         found.extend(m for m in matches if m.is_file())
     return tuple(found)
+
+
+def _glob(base: Path, pattern: str) -> list[Path]:
+    """Files matching ``pattern``, relative to ``base`` unless absolute."""
+    target = Path(pattern)
+    if target.is_absolute():
+        base, pattern = Path(target.anchor), str(target.relative_to(target.anchor))
+    return sorted(base.glob(pattern))
 
 
 def _format(value: Any, files: tuple[Path, ...], name: str, where: str) -> str:
