@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 ROLES = {"vera": "viewer", "ed": "editor", "ada": "admin"}
+
+
+def _root_conftest() -> Any:
+    # Several test folders have a conftest; import the root one by path.
+    path = Path(__file__).resolve().parents[1] / "conftest.py"
+    spec = importlib.util.spec_from_file_location("veedel_tests_root", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CHROMIUM_ARGS: list[str] = list(_root_conftest().CHROMIUM_ARGS)
 
 
 def password_of(name: str) -> str:
