@@ -13,6 +13,10 @@ How the dump maps to the data model (``docs/ingest.md`` has the full table):
   (favourites, bounties) becomes an event.
 - ``Badges.xml``, ``PostLinks.xml``, ``PostHistory.xml``: events.
 
+Dumps leave out deleted posts but keep the answers, comments and votes that
+pointed at them; those rows, and replies and votes on tag wikis, are counted
+as not represented rather than loaded as references to nothing.
+
 Every id is prefixed with the site (``se:<site>:post:17``) so that two dumps
 never collide. Files are read in that order, streaming; only the channel and
 owner of each post are kept in memory so replies and links can find them.
