@@ -267,3 +267,14 @@ def test_winsorized_effects_carry_the_cap() -> None:
         np.quantile(np.r_[a, b], 0.95)
     )
     assert ratio.winsor_cap == pytest.approx(numerators.upper_cap)
+
+
+def test_beta_probability_for_huge_counts_uses_an_accurate_approximation() -> None:
+    """Millions of users: the normal approximation agrees with the exact sum."""
+    from veedel.experiments.stats.bayes import _h_sum
+
+    a, b, c, d = 250_001.0, 2_250_001.0, 251_001.0, 2_249_001.0
+
+    assert probability_beta_greater(a, b, c, d) == pytest.approx(
+        _h_sum(a, b, c, d), abs=1e-6
+    )

@@ -199,6 +199,22 @@ def build_effect(
     )
 
 
+def _all_finite(effect: Effect) -> npt.NDArray[np.bool_]:
+    """Where every number the effect should have came out finite (overflow check)."""
+    needed = [effect.point_estimate, effect.standard_error]
+    if effect.alternative != "less":
+        needed.append(effect.ci_lower)
+    if effect.alternative != "greater":
+        needed.append(effect.ci_upper)
+    finite = np.ones(effect.shape, dtype=bool)
+    for array in needed:
+        finite &= np.isfinite(array)
+    for optional in (effect.p_value, effect.chance_to_win, effect.expected_loss):
+        if optional is not None:
+            finite &= ~np.isnan(optional)
+    return finite
+
+
 def _hard(codes: CodeArray) -> npt.NDArray[np.bool_]:
     """Reasons under which not even the point estimate can be shown."""
     return np.asarray(
@@ -219,6 +235,8 @@ def mask_effect(
     """
     if codes is None:
         codes = reason_codes(effect.reason)
+    codes = merge_reasons(codes, ~_all_finite(effect), Reason.OUT_OF_RANGE)
+    effect = replace(effect, reason=reason_names(codes))
     bad = codes != 0
     hard = _hard(codes)
 

@@ -33,6 +33,7 @@ from veedel.experiments.stats._inference import (
     check_choice,
     welch_df,
 )
+from veedel.experiments.stats._quiet import quiet_numpy
 from veedel.experiments.stats.frequentist import compare_means
 from veedel.experiments.stats.inputs import (
     CupedRatioStats,
@@ -59,6 +60,7 @@ def _reduction(adjusted: Effect, unadjusted: Effect) -> FloatArray:
     return np.asarray(1.0 - ratio, dtype=np.float64)
 
 
+@quiet_numpy
 def cuped_adjust(
     control: CupedStats,
     treatment: CupedStats,
@@ -157,6 +159,7 @@ def _adjusted_mean_arm(
     )
 
 
+@quiet_numpy
 def cuped_adjust_ratio(
     control: CupedRatioStats,
     treatment: CupedRatioStats,

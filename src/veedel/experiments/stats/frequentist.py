@@ -24,6 +24,7 @@ from veedel.experiments.stats._inference import (
     check_choice,
     welch_df,
 )
+from veedel.experiments.stats._quiet import quiet_numpy
 from veedel.experiments.stats.inputs import SampleStats, count_reasons
 from veedel.experiments.stats.reasons import Reason, merge_reasons
 from veedel.experiments.stats.results import Effect
@@ -49,6 +50,7 @@ def proportion_arm(stats: SampleStats) -> ArmEstimate:
     return ArmEstimate(rate, variance, stats.n, reason)
 
 
+@quiet_numpy
 def compare_means(
     control: SampleStats,
     treatment: SampleStats,
@@ -106,6 +108,7 @@ def compare_means(
     )
 
 
+@quiet_numpy
 def compare_proportions(
     control: SampleStats,
     treatment: SampleStats,

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from veedel.errors import InputError
+from veedel.experiments.stats._quiet import quiet_numpy
 from veedel.experiments.stats.reasons import (
     Reason,
     code_of,
@@ -180,6 +181,7 @@ class SampleStats:
         """Unbiased variance of the metric per unit (divisor n - 1)."""
         return sample_variance(self.n, self.sum, self.sum_sq)
 
+    @quiet_numpy
     def reason_codes(self) -> CodeArray:
         """Integer reason codes (0 = usable) per element; see ``reasons.CODES``."""
         reason = count_reasons(self.n, self.sum, self.sum_sq)
@@ -270,6 +272,7 @@ class RatioStats:
             self.n, self.numerator_sum, self.denominator_sum, self.cross_sum
         )
 
+    @quiet_numpy
     def reason_codes(self) -> CodeArray:
         """Integer reason codes (0 = usable) per element; see ``reasons.CODES``."""
         reason = count_reasons(
@@ -347,6 +350,7 @@ class CupedStats:
         """The covariate as a per-unit metric."""
         return SampleStats(self.n, self.covariate_sum, self.covariate_sum_sq)
 
+    @quiet_numpy
     def reason_codes(self) -> CodeArray:
         """Integer reason codes (0 = usable) per element; see ``reasons.CODES``."""
         reason = first_reason(self.metric.reason_codes(), self.covariate.reason_codes())
@@ -431,6 +435,7 @@ cross_sum
         """The covariate as a per-unit metric."""
         return SampleStats(self.n, self.covariate_sum, self.covariate_sum_sq)
 
+    @quiet_numpy
     def reason_codes(self) -> CodeArray:
         """Integer reason codes (0 = usable) per element; see ``reasons.CODES``."""
         reason = first_reason(self.ratio.reason_codes(), self.covariate.reason_codes())

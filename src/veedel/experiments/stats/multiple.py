@@ -28,6 +28,7 @@ from veedel.experiments.stats._inference import (
     interval,
     p_value,
 )
+from veedel.experiments.stats._quiet import quiet_numpy
 from veedel.experiments.stats.inputs import FloatArray, as_float_array
 from veedel.experiments.stats.results import Effect
 from veedel.experiments.stats.sequential import confidence_sequence_half_width
@@ -38,6 +39,7 @@ Method = Literal["bonferroni", "holm", "bh"]
 METHODS = ("bonferroni", "holm", "bh")
 
 
+@quiet_numpy
 def adjust_pvalues(
     p_values: npt.ArrayLike, method: Method = "holm", *, axis: int | None = None
 ) -> FloatArray:
@@ -99,6 +101,7 @@ def _adjust_rows(p: FloatArray, method: str) -> FloatArray:
     return np.where(missing, np.nan, adjusted)
 
 
+@quiet_numpy
 def adjust_effects(
     effect: Effect, method: Method = "holm", *, axis: int | None = None
 ) -> Effect:

@@ -29,6 +29,7 @@ from veedel.experiments.stats._inference import (
     check_alpha,
     check_choice,
 )
+from veedel.experiments.stats._quiet import quiet_numpy
 from veedel.experiments.stats.inputs import FloatArray, RatioStats, as_float_array
 from veedel.experiments.stats.ratio import ratio_unit_variance
 from veedel.experiments.stats.results import Plan
@@ -104,6 +105,7 @@ def _absolute(
     return np.asarray(value * np.abs(baseline.mean), np.float64)
 
 
+@quiet_numpy
 def sample_size_per_arm(
     baseline: Baseline,
     mde: npt.ArrayLike,
@@ -153,6 +155,7 @@ def sample_size_per_arm(
         )
 
 
+@quiet_numpy
 def minimum_detectable_effect(
     baseline: Baseline,
     n_per_arm: npt.ArrayLike,

@@ -44,6 +44,7 @@ from veedel.experiments.stats._inference import (
     check_alpha,
     check_choice,
 )
+from veedel.experiments.stats._quiet import quiet_numpy
 from veedel.experiments.stats.inputs import FloatArray, as_float_array
 from veedel.experiments.stats.reasons import Reason, merge_reasons, no_reason
 from veedel.experiments.stats.results import Effect
@@ -115,6 +116,7 @@ def _arm(
     return ArmEstimate(estimate, se * se, n, reason)
 
 
+@quiet_numpy
 def compare_quantiles(
     control_values: npt.ArrayLike,
     treatment_values: npt.ArrayLike,

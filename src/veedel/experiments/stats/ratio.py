@@ -25,6 +25,7 @@ from veedel.experiments.stats._inference import (
     check_alpha,
     check_choice,
 )
+from veedel.experiments.stats._quiet import quiet_numpy
 from veedel.experiments.stats.inputs import FloatArray, RatioStats
 from veedel.experiments.stats.reasons import Reason, merge_reasons
 from veedel.experiments.stats.results import Effect
@@ -65,6 +66,7 @@ def ratio_arm(stats: RatioStats) -> ArmEstimate:
     return ArmEstimate(stats.ratio, variance, stats.n, reason)
 
 
+@quiet_numpy
 def compare_ratios(
     control: RatioStats,
     treatment: RatioStats,

@@ -42,6 +42,7 @@ class Reason(StrEnum):
     NO_VALUES = "no_values"
     NO_UNITS = "no_units"
     NOT_ADJUSTED = "not_adjusted"
+    OUT_OF_RANGE = "out_of_range"
 
 
 REASON_SENTENCES: dict[str, str] = {
@@ -83,6 +84,10 @@ REASON_SENTENCES: dict[str, str] = {
     ),
     Reason.NO_VALUES: ("There are no values for this metric in one of the variants."),
     Reason.NO_UNITS: "No users have been assigned to any variant yet.",
+    Reason.OUT_OF_RANGE: (
+        "The numbers are too extreme to compute with reliably; check the metric's "
+        "units and the query that produced them."
+    ),
     Reason.NOT_ADJUSTED: (
         "This comparison had no p-value, so it was left out of the "
         "multiple-testing correction."

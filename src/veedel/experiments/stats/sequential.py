@@ -46,6 +46,7 @@ import numpy.typing as npt
 
 from veedel.errors import InputError
 from veedel.experiments.stats._inference import check_alpha, mask_effect
+from veedel.experiments.stats._quiet import quiet_numpy
 from veedel.experiments.stats.inputs import FloatArray, as_float_array
 from veedel.experiments.stats.reasons import (
     Reason,
@@ -92,6 +93,7 @@ def tuned_mixing_variance(
     return np.asarray(r * variance, dtype=np.float64)
 
 
+@quiet_numpy
 def msprt_likelihood_ratio(
     point_estimate: npt.ArrayLike,
     variance: npt.ArrayLike,
@@ -109,6 +111,7 @@ def msprt_likelihood_ratio(
         return np.asarray(np.exp(log_ratio), dtype=np.float64)
 
 
+@quiet_numpy
 def msprt_pvalue(
     point_estimate: npt.ArrayLike,
     variance: npt.ArrayLike,
@@ -129,6 +132,7 @@ def msprt_pvalue(
     return np.asarray(p, dtype=np.float64)
 
 
+@quiet_numpy
 def confidence_sequence(
     point_estimate: npt.ArrayLike,
     variance: npt.ArrayLike,
@@ -160,6 +164,7 @@ def confidence_sequence_half_width(
         return np.asarray(np.sqrt(width2), dtype=np.float64)
 
 
+@quiet_numpy
 def sequential_effect(
     effect: Effect,
     *,

@@ -20,6 +20,7 @@ from scipy import special
 
 from veedel.errors import InputError
 from veedel.experiments.stats._inference import check_alpha
+from veedel.experiments.stats._quiet import quiet_numpy
 from veedel.experiments.stats.inputs import as_float_array
 from veedel.experiments.stats.reasons import (
     Reason,
@@ -34,6 +35,7 @@ __all__ = ["DEFAULT_SRM_THRESHOLD", "srm_test"]
 DEFAULT_SRM_THRESHOLD = 0.001
 
 
+@quiet_numpy
 def srm_test(
     observed: npt.ArrayLike,
     weights: npt.ArrayLike | None = None,
