@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -15,7 +17,7 @@ from rich.table import Table
 
 from veedel.errors import InputError
 from veedel.warehouse.schema import TABLES
-from veedel.warehouse.simulator.activity import simulate_block
+from veedel.warehouse.simulator.activity import BlockActivity, simulate_block
 from veedel.warehouse.simulator.config import SimulationConfig
 from veedel.warehouse.simulator.records import SOURCE, block_records
 from veedel.warehouse.simulator.truth import TRUTH_TABLES, TruthCollector, block_truth
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 DEFAULT_START = date(2025, 1, 6)
 MAX_USERS = 50_000_000
 MAX_DAYS = 3_650
+_AHEAD = 2  # blocks simulated ahead of the writer
 
 Progress = Callable[[int, int], None]
 
@@ -159,6 +162,48 @@ def _delete_conditions(config: SimulationConfig) -> dict[str, str | None]:
     return conditions
 
 
+def _block_tables(
+    config: SimulationConfig,
+    block: int,
+    users: int,
+    days: int,
+    seed: np.random.SeedSequence,
+    start_us: int,
+) -> tuple[BlockActivity, dict[str, pa.Table]]:
+    """Simulate one block and turn it into rows."""
+    first = block * config.block_users
+    n = min(config.block_users, users - first)
+    activity = simulate_block(config, block, first, n, days, seed)
+    tables = block_records(activity, config, start_us)
+    tables.update(block_truth(activity, config))
+    return activity, tables
+
+
+def _blocks(
+    config: SimulationConfig,
+    users: int,
+    days: int,
+    seeds: list[np.random.SeedSequence],
+    start_us: int,
+) -> Iterator[tuple[BlockActivity, dict[str, pa.Table]]]:
+    """Blocks in order, the next ones simulated while the caller writes.
+
+    Writing waits on the engine, which lets go of the interpreter, so one
+    worker thread simulating ahead keeps both busy; each block has its own
+    random stream, so the data do not depend on the timing.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="simulator") as pool:
+        pending: deque[Future[tuple[BlockActivity, dict[str, pa.Table]]]] = deque()
+        for block, seed in enumerate(seeds):
+            pending.append(
+                pool.submit(_block_tables, config, block, users, days, seed, start_us)
+            )
+            if len(pending) > _AHEAD:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def simulate(
     con: Any,
     users: int = 10_000,
@@ -227,17 +272,13 @@ def simulate(
     writer.open()
     try:
         writer.write("channels", _channels(config, start_us))
-        for block, block_seed in enumerate(seeds):
-            first = block * config.block_users
-            n = min(config.block_users, users - first)
-            activity = simulate_block(config, block, first, n, days, block_seed)
-            for name, table in block_records(activity, config, start_us).items():
-                writer.write(name, table)
-            for name, table in block_truth(activity, config).items():
+        for activity, tables in _blocks(config, users, days, seeds, start_us):
+            for name, table in tables.items():
                 writer.write(name, table)
             truth.add(activity)
             if progress is not None:
-                progress(first + n, users)
+                first = activity.block * config.block_users
+                progress(first + activity.population.n, users)
         for name, table in truth.tables().items():
             writer.write(name, table)
         writer.swap(_delete_conditions(config))
