@@ -52,6 +52,7 @@ ERROR_CODES: dict[str, str] = {
 ALLOWED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF"})
 
 _WHITE = (255, 255, 255)
+_ORIENTATION = 0x0112
 
 
 class ImageDecodeError(InputError):
@@ -190,7 +191,9 @@ def _sample_frames(image: Image.Image, max_frames: int) -> Iterator[Image.Image]
 
 def _rgb(frame: Image.Image) -> Image.Image:
     """Upright RGB without transparency."""
-    frame = ImageOps.exif_transpose(frame)
+    # exif_transpose copies the whole image even when there is nothing to do.
+    if frame.getexif().get(_ORIENTATION, 1) != 1:
+        frame = ImageOps.exif_transpose(frame)
     if frame.mode == "P" and "transparency" in frame.info:
         frame = frame.convert("RGBA")
     if frame.mode in {"RGBA", "LA", "PA", "La", "RGBa"}:

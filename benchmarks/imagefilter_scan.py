@@ -1,0 +1,179 @@
+"""Benchmark: image filter throughput and API latency.
+
+Run with ``uv run python benchmarks/imagefilter_scan.py``. Reports, in one run:
+
+* images per second of ``Scanner.scan`` over a folder of JPEG photos (read,
+  decode, preprocess, score, decide), and of a bare onnxruntime session on
+  the same preprocessed tensors in the same batches, and their ratio (the aim
+  is 0.8 or better: the filter's own work should cost little beside the
+  model);
+* p50 and p95 latency of one image through ``POST /api/v1/images:classify``
+  on a live uvicorn server, signed in with an API token.
+
+No assertion on time: this is a report, not a test. The photos are the
+benign samples bundled with scikit-image and scikit-learn, re-encoded at a
+few sizes typical of phone uploads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image
+
+from veedel.imagefilter import OPEN_NSFW, OnnxClassifier, Policy, Scanner
+from veedel.imagefilter.decode import read_image_file
+from veedel.imagefilter.scan import image_files
+
+SIZES = [(640, 480), (1280, 960), (1080, 1350), (2016, 1512)]
+
+
+def _photos(folder: Path, n: int) -> list[Path]:
+    import skimage.data
+    from sklearn.datasets import load_sample_images
+
+    sources = [Image.fromarray(array) for array in load_sample_images().images]
+    for name in ("astronaut", "chelsea", "coffee", "rocket"):
+        sources.append(Image.fromarray(getattr(skimage.data, name)()))
+    for index in range(n):
+        image = sources[index % len(sources)].convert("RGB")
+        image = image.resize(SIZES[index % len(SIZES)])
+        image.save(folder / f"photo-{index:04d}.jpg", quality=88)
+    return image_files(folder)
+
+
+def _bare_session(threads: int | None) -> object:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    return onnxruntime.InferenceSession(
+        str(OPEN_NSFW.resolve_path()), options, providers=["CPUExecutionProvider"]
+    )
+
+
+def throughput(n: int, batch_size: int, rounds: int) -> dict[str, float]:
+    """Images per second of scan and of the bare session, best of ``rounds``."""
+    classifier = OnnxClassifier(batch_size=batch_size)
+    scanner = Scanner(classifier, Policy(), batch_size=batch_size)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = _photos(Path(tmp), n)
+        tensors = np.concatenate(
+            [classifier.tensors(read_image_file(path)) for path in files]
+        )
+        session = _bare_session(None)
+        name = session.get_inputs()[0].name  # type: ignore[attr-defined]
+
+        def bare() -> None:
+            for start in range(0, len(tensors), batch_size):
+                batch = tensors[start : start + batch_size]
+                session.run(None, {name: batch})  # type: ignore[attr-defined]
+
+        def scan() -> None:
+            for _ in scanner.scan(files):
+                pass
+
+        bare()  # warm both up
+        scan()
+        bare_best = min(_seconds(bare) for _ in range(rounds))
+        scan_best = min(_seconds(scan) for _ in range(rounds))
+    return {
+        "images": float(n),
+        "bare_images_per_s": n / bare_best,
+        "scan_images_per_s": n / scan_best,
+        "ratio": bare_best / scan_best,
+    }
+
+
+def _seconds(function: object) -> float:
+    start = time.perf_counter()
+    function()  # type: ignore[operator]
+    return time.perf_counter() - start
+
+
+def api_latency(requests: int) -> dict[str, float]:
+    """p50 and p95 milliseconds of one classify request on a live server."""
+    import uvicorn
+
+    from veedel.accounts import add_user, create_token
+    from veedel.api.app import create_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["VEEDEL_DATA_DIR"] = tmp
+        os.environ["VEEDEL_CONFIG"] = str(Path(tmp) / "none.toml")
+        app = create_app()
+        add_user(app.state.store, "bench", "bench-password", "viewer")
+        token = create_token(app.state.store, "bench", "bench")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        photo = _photos(Path(tmp), 2)[1].read_bytes()  # 1280 x 960 JPEG
+        timings = []
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        ) as client:
+            for index in range(requests + 3):
+                start = time.perf_counter()
+                response = client.post(
+                    "/api/v1/images:classify",
+                    files={"file": ("photo.jpg", photo, "image/jpeg")},
+                )
+                elapsed = time.perf_counter() - start
+                response.raise_for_status()
+                if index >= 3:  # the first requests load the model
+                    timings.append(elapsed * 1000)
+        server.should_exit = True
+        thread.join(timeout=10)
+    quantiles = statistics.quantiles(timings, n=20)
+    return {
+        "requests": float(requests),
+        "p50_ms": statistics.median(timings),
+        "p95_ms": quantiles[18],
+        "photo_bytes": float(len(photo)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=60)
+    args = parser.parse_args()
+
+    speed = throughput(args.images, args.batch_size, args.rounds)
+    print(
+        f"scan: {speed['scan_images_per_s']:.1f} images/s, bare onnxruntime on the "
+        f"same tensors: {speed['bare_images_per_s']:.1f} images/s, "
+        f"ratio {speed['ratio']:.2f} ({args.images} JPEGs, batch {args.batch_size})"
+    )
+    latency = api_latency(args.requests)
+    print(
+        f"API classify: p50 {latency['p50_ms']:.1f} ms, p95 {latency['p95_ms']:.1f} ms "
+        f"({args.requests} requests, one {latency['photo_bytes'] / 1024:.0f} KiB "
+        "JPEG of 1280 x 960 each)"
+    )
+
+
+if __name__ == "__main__":
+    main()
