@@ -202,21 +202,15 @@ class Effect(_Serialisable):
         return [dict(record) for record in self._records()]
 
     def _records(self) -> Iterator[dict[str, Any]]:
-        arrays = {
-            field.name: getattr(self, field.name)
-            for field in dataclasses.fields(self)
-            if isinstance(getattr(self, field.name), np.ndarray)
-        }
-        scalars = {
-            field.name: getattr(self, field.name)
-            for field in dataclasses.fields(self)
-            if not isinstance(getattr(self, field.name), np.ndarray | type(None))
+        values = {
+            field.name: getattr(self, field.name) for field in dataclasses.fields(self)
         }
         messages = self.messages()
         for index in np.ndindex(self.shape):
-            record: dict[str, Any] = {"index": list(index), **scalars}
-            for name, array in arrays.items():
-                record[name] = to_jsonable(array[index])
+            record: dict[str, Any] = {"index": list(index)}
+            for name, value in values.items():
+                element = value[index] if isinstance(value, np.ndarray) else value
+                record[name] = to_jsonable(element)
             record["message"] = str(messages[index])
             yield record
 
