@@ -41,12 +41,12 @@ analysis:
 
 
 def community_frames(
-    users: int = 400, seed: int = 7, lift: float = 0.3
+    users: int = 400, seed: int = 7, lift: float = 0.3, doubles: int = 5
 ) -> dict[str, pd.DataFrame]:
     """Canonical tables of a small community with one experiment, ``tiny_test``.
 
     Treatment users open the app ``1 + lift`` times as often after exposure.
-    Five users also appear in both variants (they must be excluded).
+    ``doubles`` users also appear in both variants (they must be excluded).
     """
     rng = np.random.default_rng(seed)
     ids = [f"u{i:05d}" for i in range(users)]
@@ -75,12 +75,10 @@ def community_frames(
             "exposed_at": exposed,
         }
     )
-    doubles = exposures.iloc[:5].copy()
-    doubles["variant"] = np.where(
-        doubles["variant"] == "control", "treatment", "control"
-    )
-    doubles["exposed_at"] = doubles["exposed_at"] + pd.Timedelta(hours=1)
-    exposures = pd.concat([exposures, doubles], ignore_index=True)
+    twice = exposures.iloc[:doubles].copy()
+    twice["variant"] = np.where(twice["variant"] == "control", "treatment", "control")
+    twice["exposed_at"] = twice["exposed_at"] + pd.Timedelta(hours=1)
+    exposures = pd.concat([exposures, twice], ignore_index=True)
     assignments = exposures.rename(columns={"exposed_at": "assigned_at"})
 
     events, posts, votes = _activity(rng, ids, variants, exposed, lift)
