@@ -74,7 +74,7 @@ def main(
     ] = False,
 ) -> None:
     """veedel: experiments, segments, image filter, text analytics and more."""
-    configure_logging(verbose, console)
+    configure_logging(verbose, err_console)
 
 
 app.command("demo")(demo.demo_command)
