@@ -16,6 +16,7 @@ import pandas as pd
 from veedel.experiments.randomisation import assign_many
 
 START = dt.date(2026, 3, 2)
+AS_OF = dt.date(2026, 3, 22)
 DAYS = 21
 
 EXPERIMENT_YAML = """

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-
 from community import EXPERIMENT_YAML, community_frames, load_into
-from veedel.experiments.definitions import ExperimentDefinition, load_experiment_text
 
-AS_OF = dt.date(2026, 3, 22)
+from veedel.experiments.definitions import ExperimentDefinition, load_experiment_text
 
 
 @pytest.fixture(scope="session")

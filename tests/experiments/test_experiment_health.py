@@ -7,8 +7,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from community import community_frames, load_into
-from conftest import AS_OF
+from community import AS_OF, community_frames, load_into
 
 from veedel.experiments.analysis import analyze
 from veedel.experiments.definitions import ExperimentDefinition

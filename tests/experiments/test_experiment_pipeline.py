@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import AS_OF
+from community import AS_OF
 
 from veedel.experiments.analysis import analyze, metric_totals
 from veedel.experiments.definitions import ExperimentDefinition
