@@ -212,3 +212,23 @@ def test_planning_rejects_bad_input(call: object, field: str) -> None:
     """Planning inputs come from people: bad ones raise InputError naming the field."""
     with pytest.raises(InputError, match=field):
         call()  # type: ignore[operator]
+
+
+def test_results_are_frozen_and_use_the_field_vocabulary() -> None:
+    """Results cannot be changed after the fact and name fields in the field's words."""
+    import dataclasses
+
+    effect = compare_means(SampleStats(100, 120, 400), SampleStats(100, 150, 500))
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        effect.p_value = None  # type: ignore[misc]
+    names = {field.name for field in dataclasses.fields(effect)}
+    assert {
+        "point_estimate",
+        "standard_error",
+        "ci_lower",
+        "ci_upper",
+        "p_value",
+        "chance_to_win",
+        "expected_loss",
+    } <= names
