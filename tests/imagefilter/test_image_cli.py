@@ -98,7 +98,7 @@ def test_scan_records_bad_files_and_queues(photo_dir: Path, tmp_path: Path) -> N
     broken = next(row for row in _rows(out) if row["path"] == "broken.png")
     assert (broken["error"], broken["score"]) == ("empty", "")
     assert "error: empty" in result.output
-    assert json.loads(stats.output)["decisions"] == {"allow": 6}
+    assert json.loads(stats.stdout)["decisions"] == {"allow": 6}
 
 
 def test_classify_one_file(tmp_path: Path) -> None:
@@ -110,8 +110,8 @@ def test_classify_one_file(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["images", "classify", str(empty)])
 
     assert good.exit_code == 0
-    assert json.loads(good.output)["action"] == "allow"
-    assert json.loads(good.output)["score"] == pytest.approx(0.00046, abs=2e-3)
+    assert json.loads(good.stdout)["action"] == "allow"
+    assert json.loads(good.stdout)["score"] == pytest.approx(0.00046, abs=2e-3)
     assert bad.exit_code == 2
     assert "empty" in bad.output
 
@@ -153,7 +153,7 @@ def test_tune_from_a_labels_file(tmp_path: Path) -> None:
         ],
     )
 
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert (data["review_threshold"], data["block_threshold"]) == (0.3, 0.6)
     assert data["review_share"] == pytest.approx(0.3)
     assert len(data["tradeoff"]) == 16
@@ -179,7 +179,7 @@ def test_evaluate_a_labelled_folder(tmp_path: Path) -> None:
 
     result = runner.invoke(app, ["images", "evaluate", str(tmp_path), "--json"])
 
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert (data["n_safe"], data["n_unsafe"], data["roc_auc"]) == (2, 1, 1.0)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 from collections import Counter
 from enum import StrEnum
 from pathlib import Path
@@ -80,12 +79,6 @@ def _progress(disable: bool = False) -> Progress:
         console=console,
         disable=disable,
     )
-
-
-def _quiet_for_json(as_json: bool) -> None:
-    # Log lines share stdout with the output; --json output must parse alone.
-    if as_json:
-        logging.getLogger("veedel").setLevel(logging.WARNING)
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -185,7 +178,6 @@ def classify_command(
 
     Example: veedel images classify photo.jpg --surface profile_picture
     """
-    _quiet_for_json(as_json)
     from veedel.imagefilter import read_image_file
 
     if not file.is_file():
@@ -215,7 +207,6 @@ def stats_command(as_json: JsonOption = False) -> None:
 
     Example: veedel images stats --json
     """
-    _quiet_for_json(as_json)
     from veedel.imagefilter import queue_stats
 
     stats = queue_stats(_store())
@@ -290,7 +281,6 @@ def tune_command(
     Example: veedel images tune --target-precision 0.9 --target-miss-rate 0.02
     --plot tuning.json
     """
-    _quiet_for_json(as_json)
     from veedel.imagefilter import review_labels, tradeoff, tune_thresholds
 
     data: tuple[Any, Any, Any] = (
@@ -375,7 +365,6 @@ def evaluate_command(
 
     Example: veedel images evaluate ./labelled --fpr 0.05
     """
-    _quiet_for_json(as_json)
     from veedel.imagefilter import evaluate_folder
     from veedel.imagefilter.evaluation import labelled_images
 
