@@ -112,7 +112,7 @@ class TextAnalyzer:
     Examples
     --------
     >>> analyzer = TextAnalyzer()
-    >>> result = analyzer.analyze("Verkaufe mein Fahrrad in Köln, 80 Euro VB")
+    >>> result = analyzer.analyze("Ich verkaufe mein Fahrrad in Köln für 80 Euro")
     >>> result.language, result.noun_lemmas()
     ('de', ['Fahrrad', 'Euro'])
     """

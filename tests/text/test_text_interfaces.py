@@ -1,0 +1,210 @@
+"""The CLI, the JSON API and the page are thin layers over the same calls."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from veedel.accounts import add_user, create_token
+from veedel.api.app import create_app
+from veedel.cli import text as text_cli
+from veedel.cli.main import app as cli_app
+from veedel.settings import get_settings
+from veedel.text import TextAnalyzer
+
+runner = CliRunner()
+
+
+def _json(output: str) -> Any:
+    """The JSON document of a command's output, after any log lines."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.rstrip() in ("[", "{"))
+    return json.loads("\n".join(lines[start:]))
+
+
+@pytest.fixture
+def shared_models(
+    analyzer: TextAnalyzer, monkeypatch: pytest.MonkeyPatch
+) -> TextAnalyzer:
+    """The CLI uses the session's analyzer instead of loading the models again."""
+    monkeypatch.setattr(text_cli, "_analyzer", lambda detector: analyzer)
+    return analyzer
+
+
+@pytest.fixture
+def warehouse_url(tmp_path: Path) -> str:
+    """A DuckDB file warehouse with three posts."""
+    import ibis
+
+    path = tmp_path / "warehouse.duckdb"
+    con = ibis.duckdb.connect(str(path))
+    posts = pd.DataFrame(
+        {
+            "post_id": ["1", "2", "3"],
+            "text": [
+                "Wo gibt es in Köln einen guten Bäcker?",
+                "Lost my keys near Central Park yesterday",
+                "Hallo",
+            ],
+            "city": ["Köln", "New York", "Köln"],
+            "channel_id": ["a", "b", "a"],
+            "created_at": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"]),
+        }
+    )
+    con.create_table("posts", posts)
+    con.disconnect()
+    return f"duckdb://{path}"
+
+
+def test_cli_analyze_json(shared_models: TextAnalyzer) -> None:
+    """analyze --json prints one object per text."""
+    result = runner.invoke(
+        cli_app, ["text", "analyze", "--json", "Wo gibt es in Köln einen Bäcker?", "ok"]
+    )
+    assert result.exit_code == 0, result.output
+    data = _json(result.output)
+    assert [d["language"] for d in data] == ["de", "unknown"]
+    assert data[0]["nouns"] == [{"text": "Bäcker", "lemma": "Bäcker"}]
+
+
+def test_cli_enrich_then_report(
+    shared_models: TextAnalyzer, warehouse_url: str
+) -> None:
+    """enrich writes three rows; a second run writes none; report counts them."""
+    first = runner.invoke(cli_app, ["text", "enrich", "-w", warehouse_url, "--json"])
+    assert first.exit_code == 0, first.output
+    assert _json(first.output)["n_enriched"] == 3
+    again = runner.invoke(cli_app, ["text", "enrich", "-w", warehouse_url, "--json"])
+    assert _json(again.output)["n_already"] == 3
+
+    report = runner.invoke(cli_app, ["text", "report", "-w", warehouse_url, "--json"])
+    assert report.exit_code == 0, report.output
+    data = _json(report.output)
+    assert data["n_posts"] == 3
+    assert {row["language"]: row["n"] for row in data["languages"]} == {
+        "de": 1,
+        "en": 1,
+        "unknown": 1,
+    }
+
+
+def test_cli_report_without_features_is_a_clear_error(warehouse_url: str) -> None:
+    """No post_text_features yet: exit code 2 and a sentence, no traceback."""
+    result = runner.invoke(cli_app, ["text", "report", "-w", warehouse_url])
+    assert result.exit_code == 2
+    assert "veedel text enrich" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_train_labels_reports_macro_f1(
+    tmp_path: Path, shared_models: TextAnalyzer
+) -> None:
+    """train-labels prints the cross-validated macro-F1 and writes the model."""
+    from veedel.text.taxonomy import load_taxonomy
+
+    texts, labels = load_taxonomy().examples()
+    csv = tmp_path / "labelled.csv"
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(csv, index=False)
+    model = tmp_path / "model.npz"
+    result = runner.invoke(
+        cli_app,
+        ["text", "train-labels", str(csv), "--output", str(model), "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    data = _json(result.output)
+    assert data["n"] == 140 and 0.0 < data["macro_f1"] <= 1.0
+    assert model.is_file()
+
+
+def test_cli_train_ner_needs_the_corpus_files(tmp_path: Path) -> None:
+    """A folder without the GermEval files is an input error naming it."""
+    result = runner.invoke(cli_app, ["text", "train-ner", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "NER-de-test.tsv" in result.output
+
+
+@pytest.fixture
+def client(
+    analyzer: TextAnalyzer, warehouse_url: str, monkeypatch: Any
+) -> Iterator[tuple[TestClient, str]]:
+    """The app with a viewer's API token and the session's analyzer."""
+    monkeypatch.setenv("VEEDEL_WAREHOUSE_URL", warehouse_url)
+    app = create_app(get_settings())
+    app.state.text_analyzer = analyzer
+    add_user(app.state.store, "vera", "vera-password", "viewer")
+    token = create_token(app.state.store, "vera", "tests")
+    with TestClient(app, base_url="https://testserver") as test_client:
+        yield test_client, token
+
+
+def test_api_analyze_one_and_a_batch(client: tuple[TestClient, str]) -> None:
+    """One text or a batch; results in order; the label mode is stated."""
+    http, token = client
+    headers = {"Authorization": f"Bearer {token}"}
+    one = http.post(
+        "/api/v1/text:analyze",
+        json={"text": "Lost my keys near Central Park yesterday"},
+        headers=headers,
+    )
+    assert one.status_code == 200, one.text
+    body = one.json()
+    assert body["label_mode"] == "examples"
+    assert body["results"][0]["entities"] == [
+        {"text": "Central Park", "label": "PROPN"}
+    ]
+
+    batch = http.post(
+        "/api/v1/text:analyze", json={"texts": ["Hallo", "", "😀"]}, headers=headers
+    )
+    assert [r["language"] for r in batch.json()["results"]] == ["unknown"] * 3
+
+
+def test_api_analyze_validates_the_body(client: tuple[TestClient, str]) -> None:
+    """Neither or both of text and texts: 422; no token: 401."""
+    http, token = client
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (
+        http.post("/api/v1/text:analyze", json={}, headers=headers).status_code == 422
+    )
+    both = {"text": "a", "texts": ["b"]}
+    assert (
+        http.post("/api/v1/text:analyze", json=both, headers=headers).status_code == 422
+    )
+    assert http.post("/api/v1/text:analyze", json={"text": "a"}).status_code == 401
+
+
+def test_text_page_without_features_says_what_to_do(
+    client: tuple[TestClient, str],
+) -> None:
+    """Before enrichment the page explains how to get features."""
+    http, token = client
+    page = http.get("/text", headers={"Authorization": f"Bearer {token}"})
+    assert page.status_code == 200
+    assert "veedel text enrich" in page.text
+
+
+def test_text_page_shows_the_report_and_chart(
+    client: tuple[TestClient, str], analyzer: TextAnalyzer, warehouse_url: str
+) -> None:
+    """After enrichment: the chart spec, the tables and the report endpoint."""
+    from veedel.text import enrich_posts
+    from veedel.warehouse import connect
+
+    con = connect(warehouse_url)
+    enrich_posts(con, analyzer=analyzer)
+    con.disconnect()
+    http, token = client
+    headers = {"Authorization": f"Bearer {token}"}
+    page = http.get("/text?by=channel_id", headers=headers)
+    assert page.status_code == 200
+    assert 'id="label-spec"' in page.text and "vega-lite.min.js" in page.text
+    assert "Bäcker" in page.text
+    report = http.get("/api/v1/text/report", headers=headers).json()
+    assert report["n_posts"] == 3
