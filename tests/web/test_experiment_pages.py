@@ -316,3 +316,36 @@ def test_metric_library_page_lists_every_metric(
         assert summary.in_words in text
         assert summary.recent_value != "—"
         assert summary.recent_value in text
+
+
+def test_unhealthy_result_withholds_the_verdict(
+    client: TestClient, app: FastAPI, viewer: str, analysed: Analysed
+) -> None:
+    """A failed check shows 'Don't trust these results yet', why and what to do."""
+    import dataclasses
+
+    from veedel.experiments.results import HealthCheck, Verdict
+    from veedel.experiments.store import save_result
+
+    _, result = analysed["aa_check"]
+    failed = HealthCheck(
+        "srm", "Sample ratio", "fail", "Control has 10 % too many users.",
+        "Find why users are lost in the treatment before reading any number.",
+    )  # fmt: skip
+    verdict = Verdict(
+        "unhealthy", "Don't trust these results yet: the split is off.",
+        what_to_do="Fix the assignment, then analyse again.",
+    )  # fmt: skip
+    save_result(
+        app.state.store,
+        dataclasses.replace(result, health=(failed,), verdict=verdict),
+    )
+    page = client.get("/experiments/aa_check")
+    text = text_of(page.text)
+    assert "Don't trust these results yet" in text
+    assert "Failed Sample ratio. Control has 10 % too many users." in text
+    assert "Find why users are lost" in text
+    assert "Fix the assignment, then analyse again." in text
+    assert 'class="badge alarm">Unhealthy<' in page.text
+    listed = text_of(client.get("/experiments", params={"status": "Unhealthy"}).text)
+    assert "A/A check" in listed and "1 of 2 experiments" in listed

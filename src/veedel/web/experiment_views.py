@@ -344,7 +344,12 @@ def effect_chart_spec(
     relative = all(value["scale"] == "relative" for value in values)
     axis_format = ".1%" if relative else ".3~g"
     title = "Change vs control" + (" (relative)" if relative else "")
-    x = {"field": "date", "type": "temporal", "title": None}
+    x = {
+        "field": "date",
+        "type": "temporal",
+        "title": None,
+        "axis": {"format": "%d %b", "labelAngle": 0, "labelOverlap": True},
+    }
     y_title = {"title": title, "axis": {"format": axis_format}}
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
