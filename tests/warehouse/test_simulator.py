@@ -517,3 +517,19 @@ def test_cli_rejects_bad_input_with_a_clear_message(
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_an_effect_the_simulator_cannot_plant_is_an_input_error() -> None:
+    from dataclasses import replace
+
+    from veedel.warehouse.simulator import PlantedEffect
+
+    config = SimulationConfig()
+    feed = config.experiments[0]
+    wrong = PlantedEffect("treatment", "day7_retention", "relative", 0.1, "x")
+    broken = replace(config, experiments=(replace(feed, effects=(wrong,)),))
+    con = connect("duckdb://")
+    with pytest.raises(InputError) as caught:
+        simulate(con, users=10, days=2, config=broken)
+    assert caught.value.field == "effect kind"
+    assert "feed_ranking_v2" in str(caught.value)

@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 from veedel.warehouse.simulator.config import ExperimentSpec, PlantedEffect
 
 __all__ = [
+    "METRIC_KINDS",
     "METRIC_WINDOWS",
     "ExperimentBlock",
     "Levers",
@@ -46,6 +47,15 @@ METRIC_WINDOWS: dict[str, tuple[int, int]] = {
     "reports_per_user": (0, 13),
     "channel_joins_per_user": (0, 6),
     "day7_retention": (7, 7),
+}
+
+#: The kind of effect each metric's mechanism plants.
+METRIC_KINDS: dict[str, str] = {
+    "posts_per_user": "relative",
+    "sessions_per_user": "relative",
+    "reports_per_user": "relative",
+    "channel_joins_per_user": "relative",
+    "day7_retention": "absolute",
 }
 
 _SCALE = float(2**64)

@@ -18,7 +18,8 @@ from rich.table import Table
 from veedel.errors import InputError
 from veedel.warehouse.schema import TABLES
 from veedel.warehouse.simulator.activity import BlockActivity, simulate_block
-from veedel.warehouse.simulator.config import SimulationConfig
+from veedel.warehouse.simulator.config import ExperimentSpec, SimulationConfig
+from veedel.warehouse.simulator.experiments import METRIC_KINDS
 from veedel.warehouse.simulator.records import SOURCE, block_records
 from veedel.warehouse.simulator.truth import TRUTH_TABLES, TruthCollector, block_truth
 from veedel.warehouse.simulator.writer import StagedWriter
@@ -125,6 +126,44 @@ def _check(
         )
     if config.block_users < 1:
         raise InputError("block_users", "must be at least 1", config.block_users)
+    for spec in config.experiments:
+        _check_experiment(spec)
+
+
+def _check_experiment(spec: ExperimentSpec) -> None:
+    """An experiment's variants and effects must be ones the simulator plants."""
+    where = f"experiment {spec.experiment_id}"
+    names = [name for name, _ in spec.variants]
+    if len(names) < 2 or any(not weight > 0 for _, weight in spec.variants):
+        raise InputError(
+            "variants",
+            "must be two or more with positive weights",
+            spec.variants,
+            where=where,
+        )
+    for effect in spec.effects:
+        if effect.variant not in names[1:]:
+            raise InputError(
+                "effect variant",
+                f"must be a treated variant, one of {names[1:]}",
+                effect.variant,
+                where=where,
+            )
+        kind = METRIC_KINDS.get(effect.metric)
+        if kind is None:
+            raise InputError(
+                "effect metric",
+                f"must be one of {sorted(METRIC_KINDS)}",
+                effect.metric,
+                where=where,
+            )
+        if effect.kind != kind:
+            raise InputError(
+                "effect kind",
+                f"must be {kind!r} for {effect.metric}",
+                effect.kind,
+                where=where,
+            )
 
 
 def _channels(config: SimulationConfig, start_us: int) -> pa.Table:
