@@ -1,0 +1,158 @@
+"""Results: JSON, CSV and HTML exports, the store, and the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from community import AS_OF, EXPERIMENT_YAML, community_frames, load_into
+from typer.testing import CliRunner
+
+from veedel.experiments.analysis import analyze
+from veedel.experiments.definitions import ExperimentDefinition
+from veedel.experiments.metrics import starter_metrics
+from veedel.experiments.results import ExperimentResult
+from veedel.warehouse import connect
+
+
+@pytest.fixture(scope="module")
+def result(tiny_definition: ExperimentDefinition) -> ExperimentResult:
+    """The tiny experiment analysed on DuckDB."""
+    con = connect("duckdb://")
+    load_into(con, community_frames(users=600, doubles=0))
+    return analyze(con, tiny_definition, starter_metrics(), AS_OF)
+
+
+def test_json_round_trip_keeps_every_value(result: ExperimentResult) -> None:
+    """to_json -> from_dict gives back the same result; no NaN anywhere."""
+    text = result.to_json()
+    assert "NaN" not in text
+    again = ExperimentResult.from_dict(json.loads(text))
+    assert again.to_dict() == result.to_dict()
+    assert again.verdict.label == result.verdict.label
+
+
+def test_result_keeps_a_snapshot_of_definitions(result: ExperimentResult) -> None:
+    """The definition and metric definitions used are stored with the result."""
+    assert result.definition["key"] == "tiny_test"
+    assert set(result.metric_definitions) == {
+        "sessions_per_user",
+        "reports_per_user",
+        "day1_retention",
+        "votes_per_post",
+        "posting_rate",
+    }
+    window = result.metric_definitions["sessions_per_user"]["window"]
+    assert window == {"start_day": 0, "end_day": 14}
+
+
+def test_csv_has_one_row_per_metric_and_slice(result: ExperimentResult) -> None:
+    """Overall rows then per-city rows, with a header."""
+    lines = result.to_csv().strip().splitlines()
+    assert lines[0].startswith("metric,name,kind,role")
+    assert len(lines) == 1 + len(result.metrics) + len(result.slices)
+    assert len(result.slices) == 3 * len(result.metrics)  # three cities
+
+
+def test_html_report_is_self_contained(result: ExperimentResult) -> None:
+    """The report names the verdict and fetches nothing from anywhere."""
+    html = result.to_html()
+    assert result.verdict.label.replace("'", "&#x27;") in html
+    assert "<script" not in html
+    assert "http://" not in html and "https://" not in html
+    assert "<svg" in html
+
+
+def test_store_round_trip(result: ExperimentResult, tmp_path: Path) -> None:
+    """Definitions and results survive the application store."""
+    import veedel.experiments.store as store
+    from veedel.store import get_engine, init_store
+
+    engine = get_engine(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    init_store(engine)
+    definition = ExperimentDefinition.model_validate(result.definition)
+    store.save_definition(engine, definition)
+    assert store.load_definition(engine, "tiny_test") == definition
+    first = store.save_result(engine, result)
+    second = store.save_result(engine, result)
+    assert second > first
+    assert store.latest_result(engine, "tiny_test").to_dict() == result.to_dict()
+    assert [row[0] for row in store.list_results(engine, "tiny_test")] == [
+        second,
+        first,
+    ]
+
+
+@pytest.fixture
+def cli_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A DuckDB warehouse with the tiny community and its definition on disk."""
+    data = Path(str(tmp_path / "veedel-data"))
+    (data / "experiments").mkdir(parents=True)
+    (data / "experiments" / "tiny.yaml").write_text(EXPERIMENT_YAML, "utf-8")
+    path = data / "warehouse.duckdb"
+    con = connect(f"duckdb://{path}")
+    load_into(con, community_frames(users=600, doubles=0))
+    con.disconnect()
+    monkeypatch.setenv("VEEDEL_DATA_DIR", str(data))
+    return data
+
+
+def _invoke(*args: str) -> Any:
+    from veedel.cli.main import app
+
+    return CliRunner().invoke(app, ["experiments", *args])
+
+
+def test_cli_analyze_prints_json_and_stores_it(cli_warehouse: Path) -> None:
+    """`analyze -f json` prints the result as JSON only, and stores it."""
+    outcome = _invoke(
+        "analyze", "tiny_test", "--as-of", AS_OF.isoformat(), "-f", "json"
+    )
+    assert outcome.exit_code == 0, outcome.output
+    document = json.loads(outcome.stdout)
+    assert document["key"] == "tiny_test"
+    assert document["verdict"]["label"]
+    assert (cli_warehouse / "store.sqlite").exists()
+
+
+def test_cli_writes_the_html_report(cli_warehouse: Path, tmp_path: Path) -> None:
+    """`-f html -o FILE` writes the report."""
+    target = tmp_path / "report.html"
+    outcome = _invoke(
+        "analyze", "tiny_test", "--as-of", AS_OF.isoformat(), "-f", "html",
+        "-o", str(target), "--no-save",
+    )  # fmt: skip
+    assert outcome.exit_code == 0, outcome.output
+    assert target.read_text("utf-8").startswith("<!doctype html>")
+
+
+def test_cli_assign_matches_the_library(cli_warehouse: Path) -> None:
+    """`assign USER KEY` prints the variant assign() gives."""
+    from veedel.experiments.randomisation import assign
+
+    outcome = _invoke("assign", "u00042", "tiny_test")
+    assert outcome.exit_code == 0
+    expected = assign("u00042", "tiny_test", {"control": 1, "treatment": 1})
+    assert outcome.stdout.strip() == expected
+
+
+def test_cli_bad_input_is_a_clear_error(cli_warehouse: Path) -> None:
+    """A bad date and an unknown key exit with 2 and a sentence, no traceback."""
+    outcome = _invoke("analyze", "tiny_test", "--as-of", "2026-02-30")
+    assert outcome.exit_code == 2
+    assert "--as-of" in outcome.output and "Traceback" not in outcome.output
+    outcome = _invoke("show", "nope")
+    assert outcome.exit_code == 2
+    assert "tiny_test" in outcome.output
+
+
+def test_cli_plan_uses_the_warehouse_history(cli_warehouse: Path) -> None:
+    """`plan` answers in users per variant and days."""
+    outcome = _invoke("plan", "--metric", "sessions_per_user", "--mde", "0.1",
+                      "-f", "json")  # fmt: skip
+    assert outcome.exit_code == 0, outcome.output
+    plan = json.loads(outcome.stdout)
+    assert plan["n_per_variant"] > 0
+    assert plan["days"] is not None and plan["days"] >= 13
