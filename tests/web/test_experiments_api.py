@@ -323,3 +323,39 @@ def test_metric_library_recent_values_come_from_history(
     assert recent["mean"] == expected.baseline_mean
     assert recent["users"] == expected.history_users
     assert 0 < recent["mean"] < 1
+
+
+@pytest.mark.postgres
+def test_experiments_api_on_a_postgresql_store(
+    postgres_url: str, warehouse_url: str, analysed: Analysed
+) -> None:
+    """The same list, result and create work with the store on PostgreSQL."""
+    from veedel.accounts import add_user
+    from veedel.api.app import create_app
+    from veedel.experiments.store import save_definition, save_result
+    from veedel.settings import get_settings
+
+    app = create_app(get_settings(store_url=postgres_url, warehouse_url=warehouse_url))
+    add_user(app.state.store, "ed", "ed-password", "editor")
+    definition, result = analysed["onboarding_checklist"]
+    save_definition(app.state.store, definition)
+    save_result(app.state.store, result)
+    token = create_token(app.state.store, "ed", "pg")
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(app, base_url="https://testserver") as client:
+        listed = client.get("/api/v1/experiments", headers=headers).json()
+        assert [row["status"] for row in listed] == ["Ship"]
+        stored = client.get(
+            "/api/v1/experiments/onboarding_checklist/result", headers=headers
+        )
+        assert stored.json() == result.to_dict()
+        created = client.post(
+            "/api/v1/experiments", json=new_experiment(), headers=headers
+        )
+        assert created.status_code == 201
+        keys = [
+            row["key"]
+            for row in client.get("/api/v1/experiments", headers=headers).json()
+        ]
+        assert sorted(keys) == ["bigger_button", "onboarding_checklist"]
+    app.state.store.dispose()
