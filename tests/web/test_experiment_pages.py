@@ -210,6 +210,7 @@ def test_editor_creates_an_experiment_through_the_form(
     assert stored.analysis.correction == "holm"
     page = text_of(client.get(answer.headers["location"]).text)
     assert "No analysis yet" in page and "Running" in page
+    assert "Experiment created." in page
 
 
 def test_form_needs_the_csrf_token(
