@@ -6,7 +6,7 @@ Run with ``uv run python benchmarks/imagefilter_scan.py``. Reports, in one run:
   decode, preprocess, score, decide), and of a bare onnxruntime session on
   the same preprocessed tensors in the same batches, and their ratio (the aim
   is 0.8 or better: the filter's own work should cost little beside the
-  model);
+  model), with the full decode (the default) and with ``fast_decode``;
 * p50 and p95 latency of one image through ``POST /api/v1/images:classify``
   on a live uvicorn server, signed in with an API token.
 
@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 from veedel.imagefilter import OPEN_NSFW, OnnxClassifier, Policy, Scanner
-from veedel.imagefilter.decode import read_image_file
+from veedel.imagefilter.decode import DecodeLimits, read_image_file
 from veedel.imagefilter.scan import image_files
 
 SIZES = [(640, 480), (1280, 960), (1080, 1350), (2016, 1512)]
@@ -63,14 +63,16 @@ def _bare_session(threads: int | None) -> object:
     )
 
 
-def throughput(n: int, batch_size: int, rounds: int) -> dict[str, float]:
+def throughput(
+    n: int, batch_size: int, rounds: int, limits: DecodeLimits
+) -> dict[str, float]:
     """Images per second of scan and of the bare session, best of ``rounds``."""
     classifier = OnnxClassifier(batch_size=batch_size)
-    scanner = Scanner(classifier, Policy(), batch_size=batch_size)
+    scanner = Scanner(classifier, Policy(), batch_size=batch_size, limits=limits)
     with tempfile.TemporaryDirectory() as tmp:
         files = _photos(Path(tmp), n)
         tensors = np.concatenate(
-            [classifier.tensors(read_image_file(path)) for path in files]
+            [classifier.tensors(read_image_file(path, limits)) for path in files]
         )
         session = _bare_session(None)
         name = session.get_inputs()[0].name  # type: ignore[attr-defined]
@@ -161,12 +163,18 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=60)
     args = parser.parse_args()
 
-    speed = throughput(args.images, args.batch_size, args.rounds)
-    print(
-        f"scan: {speed['scan_images_per_s']:.1f} images/s, bare onnxruntime on the "
-        f"same tensors: {speed['bare_images_per_s']:.1f} images/s, "
-        f"ratio {speed['ratio']:.2f} ({args.images} JPEGs, batch {args.batch_size})"
-    )
+    variants = [
+        ("full decode", DecodeLimits()),
+        ("fast_decode", DecodeLimits(draft_size=(256, 256))),
+    ]
+    for label, limits in variants:
+        speed = throughput(args.images, args.batch_size, args.rounds, limits)
+        print(
+            f"scan ({label}): {speed['scan_images_per_s']:.1f} images/s, bare "
+            f"onnxruntime on the same tensors: {speed['bare_images_per_s']:.1f} "
+            f"images/s, ratio {speed['ratio']:.2f} ({args.images} JPEGs, "
+            f"batch {args.batch_size})"
+        )
     latency = api_latency(args.requests)
     print(
         f"API classify: p50 {latency['p50_ms']:.1f} ms, p95 {latency['p95_ms']:.1f} ms "

@@ -223,3 +223,23 @@ def test_animated_webp_gives_several_frames() -> None:
         (0, 255, 0),
         (0, 0, 255),
     ]
+
+
+def test_draft_size_decodes_large_jpegs_smaller() -> None:
+    """With draft_size, a 2016 x 1512 JPEG decodes at 1/2 scale; PNG unchanged."""
+    photo = Image.open(PHOTOS["coffee"]).convert("RGB").resize((2016, 1512))
+    limits = DecodeLimits(draft_size=(512, 512))
+
+    jpeg = decode_image(_encode(photo, "JPEG", quality=90), limits)
+    png = decode_image(_encode(photo.resize((1200, 900)), "PNG"), limits)
+
+    assert (jpeg.width, jpeg.height) == (1008, 756)
+    assert (png.width, png.height) == (1200, 900)
+
+
+def test_fast_decode_setting_drafts_at_the_model_resize() -> None:
+    """[images] fast_decode drafts JPEGs at open_nsfw's resize size, 256 x 256."""
+    from veedel.imagefilter import ImageFilterSettings
+
+    assert ImageFilterSettings(fast_decode=True).limits().draft_size == (256, 256)
+    assert ImageFilterSettings().limits().draft_size is None

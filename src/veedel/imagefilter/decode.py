@@ -78,11 +78,16 @@ class DecodeLimits:
         decoding, so a small file that would expand to gigabytes is refused.
     max_frames
         Most frames taken from an animation; they are spread evenly over it.
+    draft_size
+        If set, a JPEG is decoded at the smallest DCT scale (1/2, 1/4, 1/8)
+        that keeps it at least this large (width, height). Much faster for
+        phone photos; scores move by a few thousandths (see the docs).
     """
 
     max_bytes: int = 20 * 1024 * 1024
     max_pixels: int = 50_000_000
     max_frames: int = 8
+    draft_size: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_bytes", "max_pixels", "max_frames"):
@@ -120,6 +125,8 @@ def decode_image(data: bytes, limits: DecodeLimits | None = None) -> DecodedImag
         )
 
     image = _open_header(data, limits)
+    if limits.draft_size is not None and image.format in {"JPEG", "MPO"}:
+        image.draft(None, limits.draft_size)
     frames = tuple(_rgb(frame) for frame in _sample_frames(image, limits.max_frames))
     return DecodedImage(
         frames=frames,

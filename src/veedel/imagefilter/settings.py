@@ -48,6 +48,10 @@ class ImageFilterSettings(BaseModel):
         Share of reviewed items that get an independent second review.
     lease_seconds
         How long a claimed item stays with its reviewer before it returns.
+    fast_decode
+        Decode JPEGs at a reduced DCT scale that keeps them at least as large
+        as the model's resize size: faster on phone photos; scores move by a
+        few thousandths against the full decode.
     model
         The :class:`~veedel.imagefilter.model.ModelSpec`; open_nsfw by default.
     """
@@ -65,6 +69,7 @@ class ImageFilterSettings(BaseModel):
     audit_block_share: float = Field(default=0.05, ge=0.0, le=1.0)
     second_review_share: float = Field(default=0.10, ge=0.0, le=1.0)
     lease_seconds: int = Field(default=300, ge=1)
+    fast_decode: bool = False
     model: ModelSpec = OPEN_NSFW
 
     @model_validator(mode="after")
@@ -82,10 +87,12 @@ class ImageFilterSettings(BaseModel):
 
     def limits(self) -> DecodeLimits:
         """The upload limits."""
+        width, height = self.model.preprocessing.resize
         return DecodeLimits(
             max_bytes=self.max_bytes,
             max_pixels=self.max_pixels,
             max_frames=self.max_frames,
+            draft_size=(width, height) if self.fast_decode else None,
         )
 
     def queue(self, engine: Engine) -> ReviewQueue:
