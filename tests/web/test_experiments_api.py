@@ -359,3 +359,25 @@ def test_experiments_api_on_a_postgresql_store(
         ]
         assert sorted(keys) == ["bigger_button", "onboarding_checklist"]
     app.state.store.dispose()
+
+
+def test_a_newer_stored_result_replaces_the_shown_one(
+    client: TestClient, app: FastAPI, viewer: str, analysed: Analysed
+) -> None:
+    """Pages cache parsed results, but a newly stored analysis is shown at once."""
+    import dataclasses
+
+    from veedel.experiments.results import Verdict
+    from veedel.experiments.store import save_result
+
+    def status() -> str:
+        rows = client.get("/api/v1/experiments", params={"q": "A/A"}).json()
+        return str(rows[0]["status"])
+
+    assert status() in {"Running", "Ready for review"}
+    _, result = analysed["aa_check"]
+    newer = dataclasses.replace(result, verdict=Verdict("dont_ship", "No."))
+    save_result(app.state.store, newer)
+    assert status() == "Don't ship"
+    cache = app.state.experiment_cache
+    assert len(cache.results) == 2  # the superseded result is forgotten

@@ -178,7 +178,17 @@ def list_entries(app: FastAPI) -> list[ExperimentEntry]:
         identifier = latest.get(key)
         result = results[identifier] if identifier is not None else None
         entries.append(ExperimentEntry(_definition(cache, key, updated, text), result))
+    _forget_stale(cache, {str(record[0]) for record in records}, set(latest.values()))
     return entries
+
+
+def _forget_stale(cache: _Cache, keys: set[str], result_ids: set[int]) -> None:
+    # A long-running server must not keep superseded results in memory.
+    with cache.lock:
+        for key in set(cache.definitions) - keys:
+            del cache.definitions[key]
+        for identifier in set(cache.results) - result_ids:
+            del cache.results[identifier]
 
 
 def get_entry(app: FastAPI, key: str) -> ExperimentEntry:
