@@ -28,6 +28,7 @@ from fastapi import (
 )
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
@@ -152,7 +153,10 @@ async def classify(
     ref = str(form.get("ref") or upload.filename or "upload")
     media_type = upload.content_type or "application/octet-stream"
     try:
-        decided = _classify(image_filter, content, surface, ref, media_type)
+        # Decoding and the model are CPU work: off the event loop.
+        decided = await run_in_threadpool(
+            _classify, image_filter, content, surface, ref, media_type
+        )
     except ImageDecodeError as exc:
         return _error(422, exc.code, str(exc))
     except InputError as exc:
