@@ -14,7 +14,7 @@ from veedel.text.language import LangidDetector, LinguaDetector
 from veedel.text.nouns import Tagger
 from veedel.text.taxonomy import Taxonomy, load_taxonomy
 
-GERMEVAL = Path("/work/shared/data/germeval2014_ner")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 @pytest.fixture(scope="session")
@@ -74,8 +74,6 @@ def analyzer(
 
 
 @pytest.fixture(scope="session")
-def germeval() -> Path:
-    """The GermEval 2014 folder; skips where the shared data is not mounted."""
-    if not (GERMEVAL / "NER-de-dev.tsv").is_file():
-        pytest.skip(f"GermEval 2014 is not at {GERMEVAL}")
-    return GERMEVAL
+def germeval_dev() -> Path:
+    """GermEval 2014's NER-de-dev.tsv, copied into the test fixtures (CC BY 4.0)."""
+    return FIXTURES / "germeval2014" / "NER-de-dev.tsv"

@@ -102,6 +102,13 @@ def enrich_command(
     batch_size: Annotated[
         int | None, typer.Option(help="Posts per batch [256].", min=1)
     ] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only posts of this source (repeatable): reddit, "
+            "stackexchange:quantumcomputing, simulator, ..."
+        ),
+    ] = None,
     detector: DetectorOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -111,7 +118,7 @@ def enrich_command(
     (language and confidence, noun lemmas, entities, label and confidence).
     Posts enriched before are skipped, so it is safe to run on a schedule.
 
-    Example: veedel text enrich --limit 1000
+    Example: veedel text enrich --limit 1000 --source reddit
     """
     from veedel.text import enrich_posts
 
@@ -128,6 +135,7 @@ def enrich_command(
             analyzer=analyzer,
             batch_size=batch_size,
             limit=limit,
+            sources=source or None,
             progress=advance,
         )
     if as_json:

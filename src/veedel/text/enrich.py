@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -95,7 +96,7 @@ def features_table(con: Any) -> Any:
     return con.table(FEATURES_TABLE)
 
 
-def _new_posts(con: Any) -> Any:
+def _new_posts(con: Any, sources: Sequence[str] | None = None) -> Any:
     if "posts" not in con.list_tables():
         raise DataError(
             "posts",
@@ -107,6 +108,10 @@ def _new_posts(con: Any) -> Any:
     missing = {"post_id", "text"} - set(posts.columns)
     if missing:
         raise DataError("posts", "must have the columns post_id and text", missing)
+    if sources is not None:
+        if "source" not in posts.columns:
+            raise DataError("posts", "must have a source column to filter on", None)
+        posts = posts.filter(posts.source.isin(list(sources)))
     done = features_table(con)
     return posts.anti_join(done, posts.post_id == done.post_id).select(
         "post_id", "text"
@@ -155,6 +160,7 @@ def enrich_posts(
     analyzer: TextAnalyzer | None = None,
     batch_size: int | None = None,
     limit: int | None = None,
+    sources: Sequence[str] | None = None,
     progress: Progress | None = None,
 ) -> EnrichResult:
     """Write text features for posts that have none yet.
@@ -170,6 +176,9 @@ def enrich_posts(
         None.
     limit
         Enrich at most this many posts in this run.
+    sources
+        Enrich only posts whose ``source`` column is one of these
+        (``reddit``, ``stackexchange:quantumcomputing``, ``simulator``, ...).
     progress
         Called with (done, total) after each written batch.
 
@@ -187,7 +196,7 @@ def enrich_posts(
         raise DataError("limit", "must be zero or more", limit)
 
     n_already = int(features_table(con).count().execute())
-    total = int(_new_posts(con).count().execute())
+    total = int(_new_posts(con, sources).count().execute())
     if limit is not None:
         total = min(total, limit)
     logger.info("enriching %d new posts (%d done before)", total, n_already)
@@ -195,7 +204,8 @@ def enrich_posts(
     done = failed = 0
     while done < total:
         take = min(size, total - done)
-        batch = _new_posts(con).order_by("post_id").limit(take).execute()
+        new = _new_posts(con, sources)
+        batch = new.order_by("post_id").limit(take).execute()
         if batch.empty:
             break
         results, n_bad = _analyze_isolated(analyzer, batch["text"].tolist())

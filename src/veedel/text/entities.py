@@ -43,6 +43,11 @@ class Entity:
         return f"{self.label}:{self.text}"
 
 
+def _named(span: Any) -> bool:
+    """False for spans made only of @mentions and URLs: handles, not names."""
+    return not all(token.text.startswith("@") or token.like_url for token in span)
+
+
 class EntityRecognizer:
     """Entities of German and English texts.
 
@@ -89,7 +94,10 @@ class EntityRecognizer:
         if not texts:
             return []
         docs = self.nlp.pipe(texts, batch_size=batch_size)
-        return [[Entity(span.text, span.label_) for span in doc.ents] for doc in docs]
+        return [
+            [Entity(span.text, span.label_) for span in doc.ents if _named(span)]
+            for doc in docs
+        ]
 
     def english(self, tagged: Sequence[TaggedToken]) -> list[Entity]:
         """Untyped entities of an English text: its proper-noun runs."""

@@ -12,6 +12,7 @@ not which adjective derives from a place.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import shutil
@@ -172,6 +173,30 @@ def _iter_sentences(path: Path) -> Iterator[GermEvalSentence]:
         yield GermEvalSentence(tuple(words), tuple(_repair_iob(tags)))
 
 
+def write_notice(target: Path, train_file: str, seed: int) -> None:
+    """Write the attribution the CC BY 4.0 licence of GermEval 2014 asks for."""
+    (target / "NOTICE.md").write_text(
+        f"""# German NER pipeline of veedel
+
+Trained by `veedel text train-ner` (seed {seed}) on `{train_file}` of the
+GermEval 2014 NER shared task corpus (NoSta-D), by Darina Benikova, Chris
+Biemann and Marc Reznicek, licensed under CC BY 4.0
+(https://creativecommons.org/licenses/by/4.0/). The model weights are derived
+from that corpus and are shared under the same licence, with this attribution.
+""",
+        encoding="utf-8",
+    )
+    meta_path = target / "meta.json"
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta.update(
+            name="veedel_ner_de",
+            license="CC BY 4.0",
+            sources=[{"name": "GermEval 2014 NER", "license": "CC BY 4.0"}],
+        )
+        meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+
+
 def _to_docbin(sentences: list[GermEvalSentence], target: Path) -> None:
     import spacy
     from spacy.tokens import Doc, DocBin
@@ -313,7 +338,7 @@ def train_ner(
     *,
     seed: int = 0,
     max_epochs: int = 20,
-    width: int = 96,
+    width: int = 64,
     holdout: float = 0.1,
 ) -> NerScores:
     """Train the German NER pipeline and write it to ``output_dir``.
@@ -383,6 +408,7 @@ def train_ner(
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(work / "out" / "model-best", target)
+    write_notice(target, Path(train_path).name, seed)
     logger.info("wrote NER model to %s", target)
 
     return evaluate_ner(target, eval_path, train_file=Path(train_path).name)
