@@ -206,3 +206,48 @@ def test_demo_step_scans_and_queues(tmp_path: Path) -> None:
     assert next(r for r in rows if r["path"] == "broken.jpg")["error"] == "truncated"
     assert {r["action"] for r in rows if not r["error"]} == {"allow"}
     assert stats.by_kind == {"audit": {"open": 5, "held": 0, "decided": 0}}
+
+
+def test_tune_from_reviewer_decisions_in_the_store() -> None:
+    """Decisions made in the queue feed `veedel images tune`, audit-weighted."""
+    from veedel.api.state import open_store
+    from veedel.imagefilter import ReviewQueue, review_labels, tune_thresholds
+    from veedel.settings import get_settings
+
+    engine = open_store(get_settings().resolved_store_url())
+    queue = ReviewQueue(engine, audit_allow_share=0.5, second_review_share=0.0)
+    policy = Policy({"post_image": (0.3, 0.8)})
+    scores = [0.05, 0.1, 0.15, 0.2, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75]
+    for index, score in enumerate(scores):
+        queue.submit(
+            policy.decide(score, "post_image", "m"),
+            f"i{index}".encode(),
+            ref=str(index),
+        )
+    while (claim := queue.claim("ed")) is not None:
+        verdict = "reject" if claim.item_id % 3 == 0 else "approve"
+        queue.decide(claim.item_id, "ed", verdict)
+    labels = review_labels(engine)
+
+    result = runner.invoke(
+        app,
+        [
+            "images",
+            "tune",
+            "--target-precision",
+            "0.5",
+            "--target-miss-rate",
+            "0.5",
+            "--json",
+        ],
+    )
+
+    data = json.loads(result.stdout)
+    expected = tune_thresholds(
+        *labels, target_block_precision=0.5, target_allow_miss_rate=0.5
+    )
+    assert result.exit_code == 0
+    assert set(labels[2].tolist()) == {1.0, 2.0}  # audits weigh 1 / 0.5
+    assert data["review_threshold"] == expected.thresholds.review
+    assert data["block_threshold"] == expected.thresholds.block
+    assert data["n"] == len(labels[0])

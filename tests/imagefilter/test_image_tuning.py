@@ -180,3 +180,35 @@ def test_bad_labels_are_input_errors(
     with pytest.raises(InputError) as caught:
         tune_thresholds(scores, labels)
     assert caught.value.field == field
+
+
+def test_weighted_audit_labels_estimate_the_full_population(
+    rng: np.random.Generator,
+) -> None:
+    """Labels from the review band plus a 10 % audit of the rest, weighted by
+    1 / 0.1, estimate the block precision and miss rate of all 20000 images."""
+    n = 20_000
+    unsafe = rng.random(n) < 0.05
+    scores = np.where(unsafe, rng.beta(6, 2, n), rng.beta(1, 12, n))
+    in_band = (scores >= 0.3) & (scores < 0.85)
+    audited = ~in_band & (rng.random(n) < 0.1)
+    labelled = in_band | audited
+    weights = np.where(in_band, 1.0, 10.0)[labelled]
+
+    estimate = tune_thresholds(
+        scores[labelled],
+        unsafe[labelled],
+        weights,
+        target_block_precision=0.9,
+        target_allow_miss_rate=0.05,
+    )
+    blocked = scores >= estimate.thresholds.block
+    allowed = scores < estimate.thresholds.review
+    true_precision = unsafe[blocked].mean()
+    true_miss = (allowed & unsafe).sum() / unsafe.sum()
+
+    assert estimate.block_precision == pytest.approx(true_precision, abs=0.03)
+    assert estimate.allow_miss_rate == pytest.approx(true_miss, abs=0.02)
+    assert estimate.review_share == pytest.approx(
+        1 - allowed.mean() - blocked.mean(), abs=0.02
+    )
