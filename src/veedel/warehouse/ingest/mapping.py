@@ -22,6 +22,7 @@ mapping file, the field (``inputs[0].columns.score``) and the value.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import math
 from collections.abc import Iterator
@@ -36,7 +37,12 @@ import pyarrow.parquet as pq
 import yaml
 
 from veedel.errors import ConfigError, DataError
-from veedel.warehouse.ingest.readers import CsvRecord, iter_csv
+from veedel.warehouse.ingest.readers import (
+    CsvRecord,
+    check_int64,
+    iter_csv,
+    naive_utc,
+)
 from veedel.warehouse.ingest.rejects import RowProblem
 from veedel.warehouse.ingest.run import IngestRun, Progress
 from veedel.warehouse.ingest.summary import IngestSummary
@@ -164,6 +170,7 @@ def _validate_input(spec: Any, name: str, path: Path) -> MappedInput:
             where=where,
         )
 
+    encoding, delimiter = _csv_options(spec, name, where)
     timestamp_format = _timestamp_format(spec, name, where)
     files = _files(spec.get("files"), f"{name}.files", path)
     file_format = _format(spec.get("format"), files, f"{name}.format", where)
@@ -176,8 +183,8 @@ def _validate_input(spec: Any, name: str, path: Path) -> MappedInput:
         columns=columns,
         constants=dict(constants),
         timestamp_format=timestamp_format,
-        encoding=str(spec.get("encoding", "utf-8")),
-        delimiter=str(spec.get("delimiter", ",")),
+        encoding=encoding,
+        delimiter=delimiter,
         where=where,
     )
 
@@ -195,6 +202,29 @@ def _string_dict(value: Any, name: str, where: str) -> dict[str, str]:
             where=where,
         )
     return dict(value)
+
+
+def _csv_options(spec: dict[str, Any], name: str, where: str) -> tuple[str, str]:
+    """The CSV encoding and delimiter, checked before any file is opened."""
+    encoding = spec.get("encoding", "utf-8")
+    try:
+        codecs.lookup(str(encoding))
+    except LookupError:
+        raise ConfigError(
+            f"{name}.encoding",
+            "must be an encoding Python knows, such as utf-8, latin-1 or utf-16",
+            encoding,
+            where=where,
+        ) from None
+    delimiter = spec.get("delimiter", ",")
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise ConfigError(
+            f"{name}.delimiter",
+            "must be a single character such as ',' or ';'",
+            delimiter,
+            where=where,
+        )
+    return str(encoding), delimiter
 
 
 def _timestamp_format(spec: dict[str, Any], name: str, where: str) -> str:
@@ -258,6 +288,13 @@ def _check_constants(
 ) -> None:
     schema = TABLES[table].schema
     for column, value in constants.items():
+        if not isinstance(value, str | int | float | date):
+            raise ConfigError(
+                f"{name}.{column}",
+                "must be a single value (text, number or date)",
+                value,
+                where=where,
+            )
         try:
             _convert(value, schema[column], column, table, ts_format)
         except RowProblem as problem:
@@ -426,7 +463,7 @@ def _convert(
             raise RowProblem(column, f"must not be empty (it fills {table})", value)
         return None
     if dtype.is_string():
-        return str(value)
+        return _text(value, column)
     if dtype.is_integer():
         number = _integer(value, column)
         if table == "votes" and number not in (1, -1):
@@ -439,18 +476,35 @@ def _convert(
     return value
 
 
+def _text(value: Any, column: str) -> str:
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RowProblem(column, "must be UTF-8 text", value[:20]) from None
+    if isinstance(value, list | dict):
+        raise RowProblem(column, "must be a single value, not a list", value)
+    return str(value)
+
+
 def _integer(value: Any, column: str) -> int:
     if isinstance(value, bool):
         raise RowProblem(column, "must be a whole number", value)
     if isinstance(value, int):
-        return value
+        return check_int64(value, column, value)
+    text = str(value).strip()
     try:
-        number = float(str(value).strip())
+        # Exact first: a float would round integers beyond 2**53.
+        return check_int64(int(text), column, value)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
         if not number.is_integer():
             raise ValueError(value)
     except (ValueError, OverflowError):
         raise RowProblem(column, "must be a whole number", value) from None
-    return int(number)
+    return check_int64(int(number), column, value)
 
 
 def _float(value: Any, column: str, target: str) -> float:
@@ -476,9 +530,7 @@ def _timestamp(value: Any, column: str, ts_format: str) -> datetime:
         stamp = _epoch(value, column, 1000.0 if ts_format == "unix_ms" else 1.0)
     else:
         stamp = _parse_text(str(value).strip(), column, ts_format)
-    if stamp.tzinfo is not None:
-        stamp = stamp.astimezone(UTC).replace(tzinfo=None)
-    return stamp
+    return naive_utc(stamp, column, value)
 
 
 def _epoch(value: Any, column: str, per_second: float) -> datetime:

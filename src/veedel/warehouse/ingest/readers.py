@@ -9,10 +9,13 @@ otherwise readable record is a :class:`RowProblem` for the caller to handle.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
+import re
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -22,9 +25,13 @@ from veedel.warehouse.ingest.rejects import RowProblem
 from veedel.warehouse.ingest.run import Progress
 
 __all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
     "CsvRecord",
+    "check_int64",
     "iter_csv",
     "iter_xml_rows",
+    "naive_utc",
     "parse_int",
     "parse_iso_timestamp",
     "require",
@@ -38,20 +45,42 @@ _XML_NO_ELEMENT = 3
 _XML_INVALID_TOKEN = 4
 _XML_UNCLOSED_TOKEN = 5
 _XML_PARTIAL_CHAR = 6
+_XML_INCORRECT_ENCODING = 19
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+# Byte order marks of encodings that are not ASCII-compatible, longest first.
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+# Bytes the decoder could not read come back as these lone surrogates.
+_ESCAPED = re.compile("[\udc80-\udcff]")
 
 
-class _CountingReader:
+class _CountingReader(io.RawIOBase):
     """A binary file that reports the bytes read to a progress callback."""
 
     def __init__(self, raw: IO[bytes], progress: Progress | None) -> None:
         self._raw = raw
         self._progress = progress
 
+    def readable(self) -> bool:
+        return True
+
     def read(self, size: int = -1) -> bytes:
         chunk = self._raw.read(size)
         if self._progress is not None and chunk:
             self._progress(len(chunk))
         return chunk
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
 
 
 def _check_not_empty(path: Path) -> None:
@@ -63,6 +92,13 @@ def _check_not_empty(path: Path) -> None:
             fix="Export the file again; it holds no data.",
             where=str(path),
         )
+
+
+def _wide_encoding(path: Path) -> str | None:
+    """UTF-16 or UTF-32 when the file opens with that byte order mark."""
+    with path.open("rb") as raw:
+        start = raw.read(4)
+    return next((name for bom, name in _WIDE_BOMS if start.startswith(bom)), None)
 
 
 def iter_xml_rows(
@@ -99,6 +135,16 @@ def _xml_error(path: Path, exc: ET.ParseError) -> DataError:
     line, column = exc.position
     text = _line_bytes(path, line)
     where = f"{path}, line {line}, column {column + 1}"
+
+    wide = _wide_encoding(path)
+    if wide is not None and exc.code in (_XML_INVALID_TOKEN, _XML_INCORRECT_ENCODING):
+        return DataError(
+            "encoding",
+            f"must be UTF-8 as the XML declaration says, but the file is {wide}",
+            text[:4],
+            fix=f"Convert the file with `iconv -f {wide} -t UTF-8` and ingest again.",
+            where=f"{path}, line 1",
+        )
 
     if exc.code in (_XML_INVALID_TOKEN, _XML_PARTIAL_CHAR):
         try:
@@ -182,7 +228,7 @@ def iter_csv(
         reader = csv.reader(
             _decoded_lines(raw, path, encoding, progress), delimiter=delimiter
         )
-        header = _read_header(reader, path)
+        header = _read_header(reader, path, lambda: reader.line_num)
         missing = [name for name in required if name not in header]
         if missing:
             raise DataError(
@@ -224,11 +270,15 @@ def iter_csv(
             yield CsvRecord(number, start, dict(zip(header, fields, strict=True)))
 
 
-def _read_header(reader: Any, path: Path) -> list[str]:
+def _read_header(reader: Any, path: Path, line: Callable[[], int]) -> list[str]:
     try:
         header: list[str] = next(reader)
     except StopIteration:
         header = []
+    except csv.Error as exc:
+        raise DataError(
+            "CSV", f"must be valid CSV ({exc})", None, where=f"{path}, line {line()}"
+        ) from None
     if not any(name.strip() for name in header):
         raise DataError(
             "header", "must name the columns on line 1", None, where=f"{path}, line 1"
@@ -239,21 +289,69 @@ def _read_header(reader: Any, path: Path) -> list[str]:
 def _decoded_lines(
     raw: IO[bytes], path: Path, encoding: str, progress: Progress | None
 ) -> Iterator[str]:
-    """Decode line by line so that a bad byte is reported with its line."""
-    codec = "utf-8-sig" if encoding.replace("_", "-").lower() == "utf-8" else encoding
-    for number, line in enumerate(raw, start=1):
-        if progress is not None:
-            progress(len(line))
-        try:
-            yield line.decode(codec if number == 1 else encoding)
-        except UnicodeDecodeError as bad:
-            raise DataError(
-                "encoding",
-                f"must be {encoding}",
-                line[bad.start : bad.start + 4],
-                fix=f"Convert the file to {encoding}, or name its encoding.",
-                where=f"{path}, line {number}, column {bad.start + 1}",
-            ) from None
+    """Decode ``raw`` into lines; a byte not in ``encoding`` names its line.
+
+    Lines end at ``\\n``, ``\\r\\n`` or a bare ``\\r`` and keep their ending, as
+    :mod:`csv` wants. Undecodable bytes are escaped by the decoder and found
+    per line, so the error names the exact line and byte column.
+    """
+    utf8 = codecs.lookup(encoding).name == "utf-8"
+    wide = _wide_encoding(path)
+    if wide is not None and not codecs.lookup(encoding).name.startswith(wide.lower()):
+        raise DataError(
+            "encoding",
+            f"must be {encoding}, but the file is {wide} (it opens with a {wide}"
+            " byte order mark)",
+            _first_bytes(path),
+            fix=f"Convert the file with `iconv -f {wide} -t UTF-8`, or name its"
+            f" encoding ({wide.lower()}).",
+            where=f"{path}, line 1",
+        )
+
+    text = io.TextIOWrapper(
+        io.BufferedReader(_CountingReader(raw, progress)),
+        encoding="utf-8-sig" if utf8 else encoding,
+        errors="surrogateescape",
+        newline="",
+    )
+    number = 0
+    try:
+        for number, line in enumerate(text, start=1):
+            bad = _ESCAPED.search(line)
+            if bad is not None:
+                raise _encoding_error(path, number, line, bad.start(), encoding)
+            yield line
+    except UnicodeDecodeError as exc:
+        # Only codecs without byte escapes (UTF-16, UTF-32) land here.
+        raise DataError(
+            "encoding",
+            f"must be {encoding} ({exc.reason})",
+            exc.object[exc.start : exc.start + 4],
+            fix=f"Convert the file to {encoding}, or name its encoding.",
+            where=f"{path}, line {number + 1}",
+        ) from None
+    finally:
+        text.detach()
+
+
+def _encoding_error(
+    path: Path, number: int, line: str, index: int, encoding: str
+) -> DataError:
+    """The error for the first undecodable byte at ``line[index]``."""
+    before = len(line[:index].encode(encoding, "surrogateescape"))
+    raw = line[index:].encode(encoding, "surrogateescape")[:4]
+    return DataError(
+        "encoding",
+        f"must be {encoding}",
+        raw,
+        fix=f"Convert the file to {encoding}, or name its encoding.",
+        where=f"{path}, line {number}, column {before + 1}",
+    )
+
+
+def _first_bytes(path: Path) -> bytes:
+    with path.open("rb") as raw:
+        return raw.read(4)
 
 
 def require(attributes: dict[str, str], name: str) -> str:
@@ -269,9 +367,19 @@ def parse_int(value: str | None, name: str) -> int | None:
     if value is None or value == "":
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise RowProblem(name, "must be an integer", value) from None
+    return check_int64(number, name, value)
+
+
+def check_int64(number: int, name: str, value: Any) -> int:
+    """``number`` if a 64-bit integer holds it, else a RowProblem for ``value``."""
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise RowProblem(
+            name, "must fit a 64-bit integer (-2**63 to 2**63-1)", snippet(value)
+        )
+    return number
 
 
 def parse_iso_timestamp(value: str, name: str) -> datetime:
@@ -282,9 +390,19 @@ def parse_iso_timestamp(value: str, name: str) -> datetime:
         raise RowProblem(
             name, "must be an ISO 8601 timestamp such as 2018-02-06T20:19:50.957", value
         ) from None
-    if stamp.tzinfo is not None:
-        stamp = stamp.astimezone(UTC).replace(tzinfo=None)
-    return stamp
+    return naive_utc(stamp, name, value)
+
+
+def naive_utc(stamp: datetime, name: str, value: Any) -> datetime:
+    """``stamp`` moved to UTC without a zone; a RowProblem if UTC leaves 1..9999."""
+    if stamp.tzinfo is None:
+        return stamp
+    try:
+        return stamp.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        raise RowProblem(
+            name, "must lie between years 1 and 9999 once moved to UTC", value
+        ) from None
 
 
 def snippet(value: Any) -> str:

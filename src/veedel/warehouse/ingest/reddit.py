@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from veedel.errors import DataError
-from veedel.warehouse.ingest.readers import CsvRecord, iter_csv, require
+from veedel.warehouse.ingest.readers import (
+    CsvRecord,
+    check_int64,
+    iter_csv,
+    require,
+)
 from veedel.warehouse.ingest.rejects import RowProblem
 from veedel.warehouse.ingest.run import IngestRun, Progress
 from veedel.warehouse.ingest.summary import IngestSummary
@@ -135,6 +140,11 @@ def _score(value: str | None) -> int | None:
     if value is None or value == "":
         return None
     try:
-        return int(float(value))
+        number = int(value)
     except ValueError:
-        raise RowProblem("score", "must be a whole number", value) from None
+        # Some exports write scores as floats ("12.0").
+        try:
+            number = int(float(value))
+        except (ValueError, OverflowError):
+            raise RowProblem("score", "must be a whole number", value) from None
+    return check_int64(number, "score", value)

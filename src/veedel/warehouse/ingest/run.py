@@ -65,7 +65,11 @@ class IngestRun:
         self._buffers: dict[str, list[dict[str, Any]]] = {}
 
     def add(self, table: str, row: dict[str, Any]) -> None:
-        """Queue one canonical row for ``table``."""
+        """Queue one canonical row for ``table``.
+
+        Raises :class:`RowProblem` for a value no warehouse engine can store.
+        """
+        _check_storable(row)
         self.summary.counts(table).read += 1
         buffer = self._buffers.setdefault(table, [])
         buffer.append(row)
@@ -148,6 +152,25 @@ class IngestRun:
 
 
 _SCHEMAS: dict[str, pa.Schema] = {}
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _check_storable(row: dict[str, Any]) -> None:
+    """Refuse text with NUL (PostgreSQL cannot hold it) and over-wide integers.
+
+    Source readers check their own fields with the source's names; this is the
+    last guard, so a row can never fail later, inside the load, without a row.
+    """
+    for name, value in row.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise RowProblem(
+                name,
+                "must not contain the NUL character (U+0000), which PostgreSQL"
+                " cannot store",
+                value[:60],
+            )
+        if isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+            raise RowProblem(name, "must fit a 64-bit integer", value)
 
 
 def _schema(table: str) -> pa.Schema:
