@@ -215,19 +215,17 @@ def unit_counts(
 
 
 def _window_condition(rows: Any, aggregation: Aggregation, metric: Metric) -> Any:
+    # rel_day: calendar days from the day of first exposure (day 0).
     inside = filter_expression(rows, aggregation.filter)
-    start = rows.day0 + ibis.interval(days=metric.window.start_day)
-    inside = inside & (rows.ts >= start)
+    inside = inside & (rows.rel_day >= metric.window.start_day)
     if metric.window.end_day is not None:
-        end = rows.day0 + ibis.interval(days=metric.window.end_day)
-        inside = inside & (rows.ts < end)
+        inside = inside & (rows.rel_day < metric.window.end_day)
     return inside
 
 
 def _pre_condition(rows: Any, aggregation: Aggregation, pre_days: int) -> Any:
     inside = filter_expression(rows, aggregation.filter)
-    begin = rows.day0 - ibis.interval(days=pre_days)
-    return inside & (rows.ts >= begin) & (rows.ts < rows.day0)
+    return inside & (rows.rel_day >= -pre_days) & (rows.rel_day < 0)
 
 
 def _aggregate(condition: Any, rows: Any, aggregation: Aggregation) -> Any:
@@ -260,6 +258,9 @@ def _per_user_values(
     if pre_days is not None:
         lower = joined.day0 - ibis.interval(days=pre_days)
     joined = joined.filter(joined.ts >= lower, joined.ts < ibis.literal(stop))
+    joined = joined.mutate(
+        rel_day=joined.ts.date().delta(joined.day0.date(), unit="day")
+    )
 
     aggregates: dict[str, Any] = {}
     for name, aggregation, metric in items:
@@ -311,20 +312,38 @@ def per_user_table(
         units, _ = units_expression(con, definition, as_of)
     stop = _end_of_look(definition, as_of)
     # The pre-period is always read: CUPED uses it and so does the balance check.
-    pre_days: int | None = definition.analysis.cuped.pre_period_days
+    pre_days = definition.analysis.cuped.pre_period_days
 
-    table = units
-    value_names: list[str] = []
-    for source, items in _value_items(metrics).items():
+    by_source = _value_items(metrics)
+    value_names = [
+        name
+        for items in by_source.values()
+        for item_name, _, _ in items
+        for name in (item_name, f"{item_name}__pre")
+    ]
+    # One row per user and source, every value column present (null where the
+    # source does not hold it); a single group-by then gives one row per user,
+    # and one join attaches the values to the units.
+    parts = []
+    for source, items in by_source.items():
         values = _per_user_values(con, source, items, units, stop, pre_days)
-        table = table.left_join(values, table.unit_id == values.v_id).drop("v_id")
-        for name, _, _ in items:
-            value_names.append(name)
-            if pre_days is not None:
-                value_names.append(f"{name}__pre")
-    return table.mutate(
-        **{name: table[name].cast("float64").fill_null(0.0) for name in value_names}
+        parts.append(
+            values.select(
+                "v_id",
+                **{
+                    name: values[name].cast("float64")
+                    if name in values.columns
+                    else ibis.null("float64")
+                    for name in value_names
+                },
+            )
+        )
+    stacked = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+    per_user = stacked.group_by("v_id").aggregate(
+        **{name: stacked[name].max() for name in value_names}
     )
+    table = units.left_join(per_user, units.unit_id == per_user.v_id).drop("v_id")
+    return table.mutate(**{name: table[name].fill_null(0.0) for name in value_names})
 
 
 def _capped(column: Any, cap: float | None) -> Any:
@@ -402,14 +421,35 @@ def compute_cells(
 ) -> Cells:
     """Run the pipeline and return the cells of sufficient statistics.
 
-    One query computes the cells of every metric; metrics capped at a
-    percentile and quantile metrics add one small histogram query each.
+    The units and the per-user values are materialised once as temporary
+    tables; then one group-by computes the cells of every metric, and metrics
+    capped at a percentile and quantile metrics add one small histogram query
+    each over the per-user values.
     """
     keys = definition.metrics.all_keys
     metrics = {key: library[key] for key in keys}
     look_day = (as_of - definition.start).days
-    table = per_user_table(con, definition, metrics, as_of, units)
+    if units is None:
+        units, _ = units_expression(con, definition, as_of)
+    # Materialise the units and the per-user values once (a temporary table in
+    # the warehouse): every source joins the units, and the caps, the quantile
+    # histograms and the cells all read the per-user values.
+    units = units.cache()
+    table = per_user_table(con, definition, metrics, as_of, units).cache()
+    try:
+        return _cells_from_table(definition, metrics, keys, look_day, table)
+    finally:
+        table.release()
+        units.release()
 
+
+def _cells_from_table(
+    definition: ExperimentDefinition,
+    metrics: dict[str, Metric],
+    keys: tuple[str, ...],
+    look_day: int,
+    table: Any,
+) -> Cells:
     caps: dict[str, tuple[float | None, float | None]] = {}
     for key, metric in metrics.items():
         caps[key] = _caps_of(table, key, metric, look_day)
