@@ -102,6 +102,25 @@ class ClassifyOut(BaseModel):
     queued_as: str | None = Field(description="review, audit, or null if not queued")
 
 
+class ClaimOut(BaseModel):
+    """An item held by the signed-in reviewer until ``lease_expires_at``.
+
+    Blind items (audit samples, second reviews) come without score and reason.
+    """
+
+    item_id: int
+    token: str
+    reviewer: str
+    lease_expires_at: str
+    sha256: str
+    media_type: str
+    surface: str
+    blind: bool
+    score: float | None
+    reason: str | None
+    image_url: str
+
+
 class DecisionIn(BaseModel):
     """A reviewer's decision on a claimed item."""
 
@@ -231,7 +250,11 @@ async def _read_limited(upload: UploadFile, limit: int) -> bytes | None:
     return b"".join(parts)
 
 
-@router.get("/review/next", responses={204: {"description": "The queue is empty."}})
+@router.get(
+    "/review/next",
+    response_model=ClaimOut,
+    responses={204: {"description": "The queue is empty."}},
+)
 def review_next(image_filter: Filter, user: Reviewer) -> Any:
     """Claim the next item for the signed-in reviewer (the same one until decided)."""
     claim = image_filter.queue.claim(user.username)
