@@ -81,9 +81,12 @@ class LabelClassifier:
     def fit(self, X: npt.ArrayLike, y: Sequence[str]) -> LabelClassifier:
         """Fit on embeddings ``X`` (n, d) and label ids ``y``."""
         from sklearn.linear_model import LogisticRegression
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
         model = LogisticRegression(C=self.C, max_iter=2000, class_weight="balanced")
-        model.fit(np.asarray(X, dtype=np.float64), list(y))
+        # Small problems: one BLAS thread is ten times faster than two here.
+        with threadpool_limits(limits=1):
+            model.fit(np.asarray(X, dtype=np.float64), list(y))
         self.classes_ = [str(c) for c in model.classes_]
         coef = np.asarray(model.coef_, dtype=np.float64)
         intercept = np.asarray(model.intercept_, dtype=np.float64)
