@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +25,39 @@ def redact(url: str) -> str:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
         return parts._replace(netloc=netloc).geturl()
     return url
+
+
+def _open_duckdb(path: str) -> Any:
+    """Open a DuckDB file; a lock or a foreign file is a ConfigError."""
+    import duckdb
+
+    try:
+        return ibis.duckdb.connect(path)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            # DuckDB admits one process per file while any of them may write.
+            holder = re.search(r"\(PID (\d+)\)", text)
+            who = f" (process {holder.group(1)})" if holder else ""
+            raise ConfigError(
+                "warehouse_url",
+                "must not be open in another process: DuckDB lets one process"
+                f" use a file at a time, and another one{who} has it open",
+                path,
+                fix="Wait for the other veedel command (or close the notebook"
+                " holding the file) and run this one again; nothing was written.",
+            ) from None
+        raise ConfigError(
+            "warehouse_url",
+            f"must name a DuckDB database file ({text.removeprefix('IO Error: ')})",
+            path,
+        ) from None
+    except duckdb.Error as exc:
+        raise ConfigError(
+            "warehouse_url",
+            f"must name a DuckDB database file DuckDB can open ({exc})",
+            path,
+        ) from None
 
 
 def connect(url: str | None = None) -> Any:
@@ -52,7 +86,7 @@ def connect(url: str | None = None) -> Any:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             log.info("Opening DuckDB warehouse %s", path)
-            return ibis.duckdb.connect(path)
+            return _open_duckdb(path)
         return ibis.duckdb.connect()
     log.info("Connecting to warehouse %s", redact(url))
     try:

@@ -37,6 +37,7 @@ __all__ = ["StagedLoad", "arrow_schema", "conform", "load"]
 log = logging.getLogger(__name__)
 
 _SEQ = "_veedel_seq"
+_PG_LOCK_KEY = 0x7665_6564_656C  # "veedel"; the key of veedel's advisory lock
 _RANK = "_veedel_rank"
 
 
@@ -197,6 +198,10 @@ class StagedLoad:
         written: dict[str, int] = {}
         self._execute("BEGIN")
         try:
+            if self.con.name == "postgres":
+                # One veedel load at a time per database: two first loads would
+                # otherwise both try to create the same table.
+                self._execute(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
             for table in order:
                 written[table] = self._write(table)
             self._execute("COMMIT")
