@@ -100,10 +100,31 @@ def secret_key(settings: Settings) -> str:
 def get_settings(**flags: Any) -> Settings:
     """Settings from flags (keyword arguments that are not None), env and file."""
     given = {key: value for key, value in flags.items() if value is not None}
+    # Read the file once here so a broken one is a ConfigError naming it.
+    _read_config(config_path())
     try:
         return Settings(**given)
     except ValidationError as exc:
         raise _config_error(exc, "settings") from None
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    """The parsed settings file, {} when there is none."""
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            str(path),
+            "must be UTF-8 text",
+            exc.object[exc.start : exc.start + 4],
+            fix="Save the file as UTF-8.",
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            str(path), "must be valid TOML", str(exc), fix="Fix the file."
+        ) from None
 
 
 def load_section(name: str, model: type[M], **flags: Any) -> M:
@@ -115,16 +136,16 @@ def load_section(name: str, model: type[M], **flags: Any) -> M:
     """
     values: dict[str, Any] = {}
     path = config_path()
-    if path.is_file():
-        try:
-            document = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(
-                str(path), "must be valid TOML", str(exc), fix="Fix the file."
-            ) from None
-        section = document.get(name, {})
-        if isinstance(section, dict):
-            values.update(section)
+    section = _read_config(path).get(name, {})
+    if not isinstance(section, dict):
+        raise ConfigError(
+            f"[{name}]",
+            "must be a table of settings",
+            section,
+            where=str(path),
+            fix=f"Write the settings under a [{name}] heading.",
+        )
+    values.update(section)
     prefix = f"VEEDEL_{name.upper()}__"
     for key, value in os.environ.items():
         if key.startswith(prefix):
