@@ -83,10 +83,12 @@ def test_reviewer_works_the_queue_with_the_keyboard(
             expect(page.locator("#score")).to_have_text("0.610")
             expect(image).to_have_class("blurred")
 
-            page.fill("#decision-reason", "explicit nudity")
-            page.locator("#decision-reason").press("r")  # typing, not a shortcut
-            page.fill("#decision-reason", "explicit nudity")
-            page.locator("body").click()
+            reason = page.locator("#decision-reason")
+            reason.press("a")  # typing "a" in the field must not approve
+            expect(reason).to_have_value("a")
+            expect(page.locator("#count")).to_have_text("1")
+            reason.fill("explicit nudity")
+            reason.evaluate("field => field.blur()")
             page.keyboard.press("r")
             expect(page.locator("#count")).to_have_text("2")
             expect(page.locator("#status")).to_contain_text("queue is empty")
