@@ -8,7 +8,11 @@ and ``--days 30`` are the defaults). For each size, in one run:
 * the baseline inserts the same number of rows of a ready-made Arrow table
   (the events layout: an id, a user, a name, a timestamp, a source) into a
   fresh DuckDB file in chunks of the same size;
-* the ratio of the two wall times says what simulating costs over writing.
+* the ratio of the two wall times says what simulating costs over writing;
+* a third run of the simulator under ``tracemalloc`` gives the peak of the
+  simulator's own allocations (numpy, Arrow buffers, Python objects), which
+  should stay flat as the number of users grows, unlike the process's peak
+  RSS that includes the engine's cache (that run's time is not reported).
 
 Each measurement runs in its own process so peak memory is its own. No
 assertion on time: this is a report, not a test.
@@ -37,17 +41,24 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _simulate(users: int, days: int, path: Path) -> dict[str, Any]:
+def _simulate(users: int, days: int, path: Path, traced: bool) -> dict[str, Any]:
+    import tracemalloc
+
     from veedel.warehouse import connect
     from veedel.warehouse.simulator import simulate
 
     con = connect(f"duckdb://{path}")
+    if traced:
+        tracemalloc.start()
     began = time.perf_counter()
     summary = simulate(con, users=users, days=days, seed=1, chunk_rows=CHUNK_ROWS)
+    seconds = time.perf_counter() - began
+    heap = tracemalloc.get_traced_memory()[1] / 2**20 if traced else 0.0
     return {
-        "seconds": time.perf_counter() - began,
+        "seconds": seconds,
         "rows": summary.total_rows,
         "peak_mib": _peak_mib(),
+        "heap_mib": heap,
     }
 
 
@@ -121,8 +132,8 @@ def main() -> None:
         kind, size, days = args.one[0], int(args.one[1]), int(args.one[2])
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "bench.duckdb"
-            if kind == "simulate":
-                result = _simulate(size, days, path)
+            if kind in ("simulate", "traced"):
+                result = _simulate(size, days, path, traced=kind == "traced")
             else:
                 result = _baseline(size, path)
         print(json.dumps(result))
@@ -130,17 +141,19 @@ def main() -> None:
 
     print(f"simulator benchmark, {args.days} days, chunks of {CHUNK_ROWS:,} rows")
     header = (
-        f"{'users':>9} {'rows':>12} {'sim s':>8} {'sim rows/s':>12} {'sim MiB':>8}"
-        f" {'base s':>8} {'base rows/s':>12} {'ratio':>6}"
+        f"{'users':>9} {'rows':>12} {'sim s':>8} {'sim rows/s':>12} {'RSS MiB':>8}"
+        f" {'heap MiB':>8} {'base s':>8} {'base rows/s':>12} {'ratio':>6}"
     )
     print(header)
     for size in args.sizes:
         sim = _in_process("simulate", size, args.days)
         base = _in_process("baseline", sim["rows"], args.days)
+        traced = _in_process("traced", size, args.days)
         print(
             f"{size:>9,} {sim['rows']:>12,} {sim['seconds']:>8.1f}"
             f" {sim['rows'] / sim['seconds']:>12,.0f} {sim['peak_mib']:>8.0f}"
-            f" {base['seconds']:>8.1f} {base['rows'] / base['seconds']:>12,.0f}"
+            f" {traced['heap_mib']:>8.0f} {base['seconds']:>8.1f}"
+            f" {base['rows'] / base['seconds']:>12,.0f}"
             f" {sim['seconds'] / base['seconds']:>6.1f}"
         )
 
