@@ -311,22 +311,48 @@ def eval_ner_command(
     _print_scores(evaluate_ner(model or default_model_dir(), evaluate), as_json)
 
 
+# Posts per source the demo enriches: a sample large enough for the report,
+# small enough for a demo; `veedel text enrich` does the rest.
+DEMO_POSTS_PER_SOURCE = 1500
+
+
 def demo_step(ctx: DemoContext) -> None:
-    """Enrich every demo post and print the highlights of the text report."""
+    """Enrich demo posts of every source and print the text report's highlights.
+
+    Up to DEMO_POSTS_PER_SOURCE new posts of each source (Reddit, Stack
+    Exchange, the simulator) are enriched, so the report shows the real posts
+    next to the simulated ones.
+    """
     from veedel.text import TextAnalyzer, build_report, enrich_posts
 
+    posts = ctx.warehouse.table("posts")
+    sources = sorted(posts.select("source").distinct().execute()["source"].dropna())
     analyzer = TextAnalyzer()
+    results = {}
     with _progress() as progress:
-        task = progress.add_task("Enriching posts", total=None)
-        result = enrich_posts(
-            ctx.warehouse,
-            analyzer=analyzer,
-            progress=lambda done, total: progress.update(
-                task, completed=done, total=total
-            ),
-        )
-    console.print(result)
-    report = build_report(ctx.warehouse, "city", n=5, max_groups=5)
-    ctx.results["text"] = {"enrich": result.to_dict(), "n_posts": report.n_posts}
+        for source in sources:
+            task = progress.add_task(f"Enriching {source} posts", total=None)
+
+            def advance(done: int, total: int, task: Any = task) -> None:
+                progress.update(task, completed=done, total=total)
+
+            results[source] = enrich_posts(
+                ctx.warehouse,
+                analyzer=analyzer,
+                sources=[source],
+                limit=DEMO_POSTS_PER_SOURCE,
+                progress=advance,
+            )
+    for source, result in results.items():
+        console.print(f"[bold]{source}[/]: {result.__rich__()}")
+
+    report = build_report(ctx.warehouse, "city", n=5, max_groups=6)
+    ctx.results["text"] = {
+        "enriched": {source: r.to_dict() for source, r in results.items()},
+        "n_posts": report.n_posts,
+    }
     console.print(report)
-    console.print("Full report: veedel text report; web page: /text")
+    console.print(
+        "More: veedel text report --by channel_id; veedel text enrich for the "
+        "remaining posts; the web page /text."
+    )
