@@ -211,3 +211,36 @@ def test_review_page_renders_for_editors_only(app: FastAPI, client: TestClient) 
     sign_in(client, "vera")
     refused = client.get("/review")
     assert refused.status_code == 403 and "editor role" in refused.text
+
+
+def test_figures_page_shows_stats_and_tuning(app: FastAPI, client: TestClient) -> None:
+    """After one rejection the page shows the reviewer, kappa's reason, and
+    thresholds tuned from that one label (review = block = its score)."""
+    _classify(client, _bearer(app, "vera"), PHOTOS["rocket"].read_bytes())
+    ed = _bearer(app, "ed")
+    claim = client.get("/api/v1/review/next", headers=ed).json()
+    client.post(
+        f"/api/v1/review/{claim['item_id']}/decision",
+        headers=ed,
+        json={"verdict": "reject", "reason": "test"},
+    )
+    sign_in(client, "vera")
+
+    page = client.get("/review/stats?target_precision=0.9&target_miss_rate=0")
+
+    assert page.status_code == 200
+    assert "<td>ed</td>" in page.text
+    assert "too_few_pairs" in page.text
+    assert f"Review from <strong>{claim['score']:.4f}</strong>" in page.text
+    assert 'id="tuning-spec"' in page.text
+    assert "NaN" not in page.text and "nan" not in page.text
+
+
+def test_figures_page_without_reviews(app: FastAPI, client: TestClient) -> None:
+    """With nothing reviewed the page says so and draws no chart."""
+    sign_in(client, "vera")
+
+    page = client.get("/review/stats")
+
+    assert "No reviewed images yet" in page.text
+    assert "tuning-spec" not in page.text

@@ -29,7 +29,8 @@ def _free_port() -> int:
 def test_reviewer_works_the_queue_with_the_keyboard(
     app: FastAPI, chromium: Path, artifacts_dir: Path
 ) -> None:
-    """Two queued photos: reveal with V, approve with A, reject with R + reason."""
+    """Two queued photos: reveal with V, approve with A, reject with R and a
+    reason; then the figures page draws the tuning chart from those labels."""
     import uvicorn
     from playwright.sync_api import expect, sync_playwright
 
@@ -93,6 +94,14 @@ def test_reviewer_works_the_queue_with_the_keyboard(
             expect(page.locator("#count")).to_have_text("2")
             expect(page.locator("#status")).to_contain_text("queue is empty")
             page.screenshot(path=str(artifacts_dir / "review-empty.png"))
+
+            page.click("text=Figures and thresholds")
+            chart = page.locator("#tuning-chart")
+            expect(chart).to_have_attribute("data-rendered", "true")
+            expect(chart.locator("svg")).to_have_count(1)
+            page.screenshot(
+                path=str(artifacts_dir / "review-figures.png"), full_page=True
+            )
             browser.close()
     finally:
         server.should_exit = True
