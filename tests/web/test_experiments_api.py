@@ -133,6 +133,19 @@ def test_create_with_a_bearer_token_needs_no_csrf(
     assert stored.metrics.margin("reports_per_user") == 0.05
 
 
+def test_create_without_owner_makes_the_creator_the_owner(
+    client: TestClient, app: FastAPI, editor: str
+) -> None:
+    """An experiment posted without an owner belongs to whoever created it."""
+    answer = client.post(
+        "/api/v1/experiments",
+        json=new_experiment(owner=""),
+        headers={"X-CSRF-Token": editor},
+    )
+    assert answer.status_code == 201
+    assert answer.json()["owner"] == "ed"
+
+
 def test_create_from_a_browser_session_needs_the_csrf_token(
     client: TestClient, app: FastAPI, editor: str
 ) -> None:

@@ -174,7 +174,12 @@ def new_experiment(
     request: Request,
     user: Annotated[CurrentUser, Depends(require_role("editor"))],
 ) -> dict[str, Any]:
-    """Create an experiment (editors). Weights must sum to 1; metrics must exist."""
+    """Create an experiment (editors). Weights must sum to 1; metrics must exist.
+
+    Without an owner, the signed-in user owns the experiment.
+    """
+    if not body.owner:
+        body = body.model_copy(update={"owner": user.username})
     try:
         definition = definition_from_input(body, metric_library(request.app))
         create_experiment(request.app, definition, user.username)
