@@ -86,8 +86,6 @@ def _list_row(entry: ExperimentEntry, names: dict[str, str], today: dt.date) -> 
         )
         if first is not None:
             effect = format_relative(first.relative_effect)
-            if first.relative_effect is None:
-                effect = "—"
             outcome = first.outcome
     text = " ".join(
         [definition.key, definition.name, definition.owner, definition.hypothesis]
