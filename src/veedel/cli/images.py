@@ -160,7 +160,8 @@ def scan_command(
             on_start=started,
         )
 
-    table = Table(title=f"{scanned} scanned, {skipped} already in {out}")
+    console.print(f"{scanned} scanned, {skipped} already in {out}")
+    table = Table()
     table.add_column("outcome")
     table.add_column("files", justify="right")
     for outcome, count in sorted(counts.items()):
