@@ -7,6 +7,7 @@ from veedel.accounts.service import (
     create_token,
     list_users,
     role_allows,
+    set_active,
     set_password,
     user_for_token,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "create_token",
     "list_users",
     "role_allows",
+    "set_active",
     "set_password",
     "user_for_token",
 ]

@@ -21,6 +21,7 @@ __all__ = [
     "create_token",
     "list_users",
     "role_allows",
+    "set_active",
     "set_password",
     "user_for_token",
 ]
@@ -81,6 +82,16 @@ def set_password(
         user.password_hash = _hasher.hash(password)
         if role:
             user.role = role
+
+
+def set_active(engine: Engine, username: str, active: bool) -> None:
+    """Enable or disable an account; a disabled one cannot sign in or use tokens."""
+    with session_scope(engine) as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFoundError(f"No user named {username!r}.")
+        user.active = active
+    log.info("%s user %s", "Enabled" if active else "Disabled", username)
 
 
 def list_users(engine: Engine) -> list[User]:

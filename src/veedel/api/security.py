@@ -8,11 +8,13 @@ token (``Authorization: Bearer vdl_...``), which needs no CSRF token.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -71,8 +73,20 @@ class SessionSigner:
 
 
 def new_session(user: User) -> dict[str, Any]:
-    """Session content for a user who has just signed in."""
-    return {"uid": user.id, "csrf": secrets.token_urlsafe(24)}
+    """Session content for a user who has just signed in.
+
+    It carries a fingerprint of the password hash, so a new password ends
+    every session that was opened with the old one.
+    """
+    return {
+        "uid": user.id,
+        "csrf": secrets.token_urlsafe(24),
+        "pwd": _password_fingerprint(user),
+    }
+
+
+def _password_fingerprint(user: User) -> str:
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:32]
 
 
 def csrf_token(request: Request) -> str:
@@ -83,8 +97,12 @@ def csrf_token(request: Request) -> str:
 
 def _user_from_session(engine: Engine, session: dict[str, Any]) -> CurrentUser | None:
     with session_scope(engine) as db:
-        user = db.get(User, session.get("uid"))
+        uid = session.get("uid")
+        user = db.get(User, uid) if isinstance(uid, int) else None
         if user is None or not user.active:
+            return None
+        sent = str(session.get("pwd", ""))
+        if not hmac.compare_digest(sent, _password_fingerprint(user)):
             return None
         return CurrentUser(user.id, user.username, user.role)
 
@@ -138,7 +156,10 @@ def make_auth_middleware(
                     {"detail": "Sign in first: send 'Authorization: Bearer <token>'."},
                     status_code=401,
                 )
-            return RedirectResponse(f"/login?next={path}", status_code=303)
+            wanted = f"{path}?{request.url.query}" if request.url.query else path
+            return RedirectResponse(
+                f"/login?next={quote(wanted, safe='/')}", status_code=303
+            )
         if request.method in UNSAFE_METHODS and not user.via_token:
             sent = request.headers.get("x-csrf-token") or await _form_csrf(request)
             expected = str((session or {}).get("csrf", ""))

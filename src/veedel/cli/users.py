@@ -66,8 +66,38 @@ def passwd(
     """
     from veedel.accounts import set_password
 
-    set_password(_store(data_dir), username, password, role)
+    set_password(_store(data_dir), username, password, role.lower() if role else None)
     console.print(f"Password of [bold]{username}[/] changed.")
+
+
+@app.command("disable")
+def disable(
+    username: Annotated[str, typer.Argument(help="The account's name.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Disable an account: its sessions, password and API tokens stop working.
+
+    Example: veedel users disable maria
+    """
+    from veedel.accounts import set_active
+
+    set_active(_store(data_dir), username, False)
+    console.print(f"Disabled [bold]{username}[/].")
+
+
+@app.command("enable")
+def enable(
+    username: Annotated[str, typer.Argument(help="The account's name.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Enable a disabled account again.
+
+    Example: veedel users enable maria
+    """
+    from veedel.accounts import set_active
+
+    set_active(_store(data_dir), username, True)
+    console.print(f"Enabled [bold]{username}[/].")
 
 
 @app.command("token")

@@ -18,9 +18,13 @@ router = APIRouter(include_in_schema=False)
 
 
 def _safe_next(target: str) -> str:
-    # Only local paths, so the sign-in form cannot redirect elsewhere.
+    # Only local paths, so the sign-in form cannot redirect elsewhere. Browsers
+    # read a backslash as a slash (/\host is //host) and drop control
+    # characters, so neither may appear.
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/"):
+        return "/"
+    if "\\" in target or any(ord(char) < 0x20 or char == "\x7f" for char in target):
         return "/"
     return target
 

@@ -1,0 +1,113 @@
+"""Sign-in under attack: redirects stay here, old sessions die, disabled means out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from veedel.accounts import add_user, create_token, set_password
+from veedel.api.app import create_app
+from veedel.cli.main import app as cli
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    app = create_app()
+    add_user(app.state.store, "ada", "ada-password", "admin")
+    with TestClient(app, base_url="https://testserver") as test_client:
+        yield test_client
+
+
+def _sign_in(client: TestClient, next_path: str = "/") -> str:
+    response = client.post(
+        "/login",
+        data={"username": "ada", "password": "ada-password", "next": next_path},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return str(response.headers["location"])
+
+
+@pytest.mark.parametrize(
+    "target", ["/\\evil.example", "/\\/evil.example", "/\x00/evil.example"]
+)
+def test_backslash_and_control_targets_go_home(client: TestClient, target: str) -> None:
+    """Browsers read ``/\\host`` as ``//host``; such a next= becomes /."""
+    assert _sign_in(client, target) == "/"
+
+
+def test_sign_in_returns_to_the_page_with_its_query(client: TestClient) -> None:
+    """A page asked for while signed out is reached again with its query."""
+    asked = client.get("/experiments?status=running&q=a b", follow_redirects=False)
+
+    assert asked.status_code == 303
+    login = str(asked.headers["location"])
+    assert login == "/login?next=/experiments%3Fstatus%3Drunning%26q%3Da%2520b"
+    page = client.get(login)
+    assert 'value="/experiments?status=running&amp;q=a%20b"' in page.text
+    assert _sign_in(client, "/experiments?status=running&q=a%20b") == (
+        "/experiments?status=running&q=a%20b"
+    )
+
+
+def test_a_new_password_ends_every_old_session(client: TestClient) -> None:
+    """After ``passwd`` a cookie issued before the change is no longer accepted."""
+    _sign_in(client)
+    assert client.get("/api/v1/me").status_code == 200
+
+    set_password(client.app.state.store, "ada", "new-password")  # type: ignore[attr-defined]
+
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_disabled_user_is_out_everywhere(client: TestClient) -> None:
+    """Disabling ends the session, refuses the password and the API token."""
+    store = client.app.state.store  # type: ignore[attr-defined]
+    token = create_token(store, "ada")
+    _sign_in(client)
+
+    result = runner.invoke(cli, ["users", "disable", "ada"])
+
+    assert result.exit_code == 0, result.output
+    assert client.get("/api/v1/me").status_code == 401
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/me", headers=bearer).status_code == 401
+    client.cookies.clear()
+    refused = client.post(
+        "/login",
+        data={"username": "ada", "password": "ada-password"},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 401
+
+    assert runner.invoke(cli, ["users", "enable", "ada"]).exit_code == 0
+    assert client.get("/api/v1/me", headers=bearer).status_code == 200
+    listed = runner.invoke(cli, ["users", "list"])
+    assert "True" in listed.output
+
+
+def test_disabling_an_unknown_user_is_one_error_line() -> None:
+    """``users disable nobody`` exits 2 naming the user, without a traceback."""
+    result = runner.invoke(cli, ["users", "disable", "nobody"])
+
+    assert result.exit_code == 2
+    assert "nobody" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_passwd_takes_the_role_in_any_case() -> None:
+    """``--role Admin`` works for passwd as it does for add."""
+    add = ["users", "add", "bo", "--password", "bo-password"]
+    assert runner.invoke(cli, add).exit_code == 0
+
+    result = runner.invoke(
+        cli, ["users", "passwd", "bo", "--password", "bo-password2", "--role", "Admin"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "admin" in runner.invoke(cli, ["users", "list"]).output
