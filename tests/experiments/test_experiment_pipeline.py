@@ -130,3 +130,31 @@ def test_windows_are_calendar_days_from_exposure(
     day1 = metric_totals(cells, "day1_retention", library["day1_retention"],
                          cells.look_day)  # fmt: skip
     assert day1["n"].sum() > 0
+
+
+def test_quantile_metric_compares_medians(
+    tiny_duckdb: Any, tiny_definition: ExperimentDefinition
+) -> None:
+    """A median metric is compared on per-user values fetched as a histogram."""
+    from veedel.experiments.metrics import load_metric_text
+
+    library = starter_metrics()
+    library.add(
+        load_metric_text(
+            "name: Median sessions\nkind: quantile\nquantile: 0.5\n"
+            "numerator: {source: events, aggregate: count,"
+            " filter: [{column: name, value: app_open}]}\nwindow: {end_day: 7}",
+            key="median_sessions",
+        )
+    )
+    definition = tiny_definition.model_copy(
+        update={"metrics": tiny_definition.metrics.model_copy(
+            update={"secondary": ("median_sessions",)})}
+    )  # fmt: skip
+    cells = compute_cells(tiny_duckdb, definition, library, AS_OF)
+    values = cells.quantile_values["median_sessions"]
+    result = analyze(tiny_duckdb, definition, library, AS_OF, daily=False)
+    item = next(m for m in result.metrics if m.metric == "median_sessions")
+    assert item.control_value == float(np.quantile(values["control"], 0.5))
+    assert item.treatment_value == float(np.quantile(values["treatment"], 0.5))
+    assert item.control_n == len(values["control"])

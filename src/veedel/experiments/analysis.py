@@ -220,6 +220,8 @@ def _metric_results(
     for key in cells.metrics:
         metric = library[key]
         if metric.kind == "quantile":
+            if by is None:
+                results.extend(_quantile_results(cells, definition, key, metric))
             continue
         names = metric_columns(key, metric, definition.analysis.cuped.enabled)
         totals = metric_totals(cells, key, metric, cells.look_day, by)
@@ -240,6 +242,39 @@ def _metric_results(
                         cells,
                     )
                 )
+    return results
+
+
+def _quantile_results(
+    cells: Cells, definition: ExperimentDefinition, key: str, metric: Metric
+) -> list[MetricResult]:
+    """A quantile metric for every treatment (overall only: unit values needed).
+
+    Quantiles use the engine's order-statistic interval; they are not
+    CUPED-adjusted, sliced or sequential.
+    """
+    values = cells.quantile_values.get(key, {})
+    empty = np.zeros(0)
+    control = values.get(definition.control.key, empty)
+    results = []
+    for variant in definition.treatments:
+        treatment = values.get(variant.key, empty)
+        effects = [
+            stats.compare_quantiles(
+                control,
+                treatment,
+                quantile=metric.quantile or 0.5,
+                alpha=definition.analysis.alpha,
+                scale=scale,
+            )
+            for scale in ("absolute", "relative")
+        ]
+        comparison = Comparison(effects[0][None], effects[1][None], None)
+        results.append(
+            _metric_result(
+                key, metric, definition, variant.key, None, None, comparison, 0, cells
+            )
+        )
     return results
 
 
