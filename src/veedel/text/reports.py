@@ -207,7 +207,7 @@ class TextReport:
             "description": "Share of content labels per week",
             "data": {"values": self.to_dict()["labels"]},
             "mark": "bar",
-            "width": "container",
+            "width": 640,
             "height": 260,
             "encoding": {
                 "x": {"field": "week", "type": "ordinal", "title": "week"},
@@ -235,7 +235,7 @@ class TextReport:
             "description": "Posts per detected language",
             "data": {"values": self.to_dict()["languages"]},
             "mark": "bar",
-            "width": "container",
+            "width": 480,
             "height": {"step": 18},
             "encoding": {
                 "y": {"field": "language", "type": "nominal", "sort": "-x"},
