@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -28,8 +29,14 @@ def fill(queue: ReviewQueue, n: int, score: float = 0.5) -> list[int]:
     return ids
 
 
-def work_queue(url: str, name: str, n_threads: int) -> list[int]:
-    """Claim and decide items on ``n_threads`` threads until the queue is empty."""
+def work_queue(
+    url: str, name: str, n_threads: int, start: Any = None, results: Any = None
+) -> list[int]:
+    """Claim and decide items on ``n_threads`` threads until the queue is empty.
+
+    With ``start`` (a multiprocessing barrier) every process begins at once;
+    with ``results`` (a multiprocessing queue) the item ids are put there.
+    """
     engine = get_engine(url)
     queue = ReviewQueue(engine, second_review_share=0.0)
     barrier = threading.Barrier(n_threads)
@@ -45,11 +52,15 @@ def work_queue(url: str, name: str, n_threads: int) -> list[int]:
                 taken.append(claim.item_id)
 
     threads = [threading.Thread(target=reviewer, args=(n,)) for n in range(n_threads)]
+    if start is not None:
+        start.wait()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     engine.dispose()
+    if results is not None:
+        results.put(taken)
     return taken
 
 

@@ -28,16 +28,25 @@ def _run_reviewers(engine: Engine, url: str) -> None:
     items = fill(ReviewQueue(engine), N_ITEMS)
 
     context = multiprocessing.get_context("fork")
-    with context.Pool(N_PROCESSES) as pool:
-        results = pool.starmap(
-            work_queue, [(url, f"p{n}", N_THREADS) for n in range(N_PROCESSES)]
+    start = context.Barrier(N_PROCESSES)
+    outbox = context.Queue()
+    processes = [
+        context.Process(
+            target=work_queue, args=(url, f"p{n}", N_THREADS, start, outbox)
         )
+        for n in range(N_PROCESSES)
+    ]
+    for process in processes:
+        process.start()
+    results = [outbox.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(timeout=30)
     taken = [item for result in results for item in result]
 
     counts = Counter(taken)
     assert [item for item, count in counts.items() if count > 1] == []
     assert sorted(taken) == sorted(items)
-    assert all(result for result in results)  # every process got work
+    assert all(process.exitcode == 0 for process in processes)
     with session_scope(engine) as session:
         decided = session.scalars(select(ReviewDecision.item_id)).all()
         claims = session.scalar(
