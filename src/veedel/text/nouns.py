@@ -35,11 +35,16 @@ TAGGED_LANGUAGES: tuple[str, ...] = tuple(_MODELS)
 _COMMON = {"de": frozenset({"NN"}), "en": frozenset({"NN0", "NN1", "NN2"})}
 _PROPER = {"de": frozenset({"NE"}), "en": frozenset({"NP0"})}
 _TAGGED_KINDS = frozenset({"word", "number", "punct", "symbol"})
+_MAX_REMEMBERED = 200_000
 
 
 @dataclass(frozen=True)
 class TaggedToken:
-    """A token with its lemma and part-of-speech tag."""
+    """A token with its part-of-speech tag, and its lemma if it is a noun.
+
+    Lemmatising is HanTa's costliest step, so only nouns are lemmatised; other
+    tokens carry their text as lemma.
+    """
 
     text: str
     lemma: str
@@ -79,6 +84,7 @@ class Tagger:
 
     def __init__(self) -> None:
         self._models: dict[str, Any] = {}
+        self._lemmas: dict[tuple[str, str, str], str] = {}
         self._lock = threading.Lock()
 
     def _model(self, language: str) -> Any:
@@ -98,13 +104,27 @@ class Tagger:
         if language not in _MODELS:
             return []
         model = self._model(language)
+        common = _COMMON[language]
         tagged: list[TaggedToken] = []
         words = [token for token in tokens if token.kind in _TAGGED_KINDS]
         for sentence, group in groupby(words, key=lambda token: token.sentence):
             texts = [token.text for token in group]
-            for text, lemma, tag in model.tag_sent(texts, taglevel=1):
-                tagged.append(TaggedToken(text, str(lemma), str(tag), sentence))
+            tags = [str(tag) for tag in model.tag_sent(texts, taglevel=0)]
+            for text, tag in zip(texts, tags, strict=True):
+                lemma = self._lemma(language, text, tag) if tag in common else text
+                tagged.append(TaggedToken(text, lemma, tag, sentence))
         return tagged
+
+    def _lemma(self, language: str, word: str, tag: str) -> str:
+        """HanTa's lemma of a word with a known tag, remembered across posts."""
+        key = (language, word, tag)
+        lemma = self._lemmas.get(key)
+        if lemma is None:
+            model = self._model(language)
+            lemma = str(model._analyze(word, model.tag2int[tag], taglevel=1)[0])
+            if len(self._lemmas) < _MAX_REMEMBERED:
+                self._lemmas[key] = lemma
+        return lemma
 
     def nouns_of(self, tagged: Sequence[TaggedToken], language: str) -> list[Noun]:
         """The common nouns among tagged tokens."""
