@@ -116,9 +116,16 @@ class _Checker:
         self.skipped: list[str] = []
 
         present = set(con.list_tables())
-        self.tables: dict[str, Any] = {
-            name: con.table(name) for name in TABLES if name in present
-        }
+        self.tables: dict[str, Any] = {}
+        # Listed but unreadable (a view over a dropped table): name -> reason.
+        self.unreadable: dict[str, str] = {}
+        for name in TABLES:
+            if name not in present:
+                continue
+            try:
+                self.tables[name] = con.table(name)
+            except Exception as exc:  # engines raise their own types
+                self.unreadable[name] = f"{type(exc).__name__}: {exc}"
         # Columns present with the declared type family; value rules use only these.
         self.usable: dict[str, set[str]] = {}
 
@@ -195,7 +202,17 @@ class _Checker:
     def _examples(self, expr: Any, columns: list[str]) -> list[dict[str, Any]]:
         """Up to MAX_EXAMPLES rows of ``expr``, ordered so runs agree."""
         rows = expr.select(*columns).order_by(columns).limit(MAX_EXAMPLES)
-        records: list[dict[str, Any]] = rows.to_pyarrow().to_pylist()
+        try:
+            records: list[dict[str, Any]] = rows.to_pyarrow().to_pylist()
+        except Exception:  # engines and drivers raise their own types
+            # A timestamp Python cannot hold ('infinity', year 10000) only
+            # comes back as text; show every time column as the engine writes it.
+            as_text = [
+                expr[c].cast("string").name(c) if expr[c].type().is_timestamp() else c
+                for c in columns
+            ]
+            rows = expr.select(*as_text).order_by(columns).limit(MAX_EXAMPLES)
+            records = rows.to_pyarrow().to_pylist()
         return [{k: _json_safe(v) for k, v in r.items()} for r in records]
 
     def _counts(self, table: Any, conditions: dict[str, Any]) -> dict[str, int]:
@@ -234,7 +251,16 @@ class _Checker:
 
     def _report_missing_table(self, name: str) -> None:
         example = [{"table": name}]
-        if name in OPTIONAL_TABLES:
+        if name in self.unreadable:
+            code = (
+                "missing_optional_table" if name in OPTIONAL_TABLES else "missing_table"
+            )
+            message = (
+                f"The table {name} is listed but cannot be read"
+                f" ({self.unreadable[name]})."
+            )
+            self._add(code, name, None, 1, message, example)
+        elif name in OPTIONAL_TABLES:
             message = (
                 f"The optional table {name} is absent; products that need it"
                 " will say so."

@@ -120,20 +120,27 @@ def summarise_warehouse(con: Any) -> WarehouseSummary:
     False
     """
     present = set(con.list_tables())
-    summaries = [
-        _summarise_table(con.table(name), name)
-        if name in present
-        else TableSummary(name, present=False)
-        for name in TABLES
-    ]
     others = sorted(
         name
         for name in present - set(TABLES)
         if not name.startswith(_INTERNAL_PREFIXES)
     )
-    summaries += [_summarise_table(con.table(name), name) for name in others]
+    summaries = [
+        _summarise_present(con, name) if name in present else TableSummary(name, False)
+        for name in [*TABLES, *others]
+    ]
     log.info("Summarised %d warehouse tables", len(summaries))
     return WarehouseSummary(tuple(summaries))
+
+
+def _summarise_present(con: Any, name: str) -> TableSummary:
+    """A listed table's summary; one that cannot be read is marked absent."""
+    try:
+        t = con.table(name)
+    except Exception as exc:  # engines raise their own types
+        log.warning("Table %s is listed but cannot be read: %s", name, exc)
+        return TableSummary(name, present=False)
+    return _summarise_table(t, name)
 
 
 def _summarise_table(t: Any, name: str) -> TableSummary:
@@ -143,7 +150,17 @@ def _summarise_table(t: Any, name: str) -> TableSummary:
     if time_column:
         metrics["first"] = t[time_column].min()
         metrics["last"] = t[time_column].max()
-    (row,) = t.aggregate(**metrics).to_pyarrow().to_pylist()
+    try:
+        (row,) = t.aggregate(**metrics).to_pyarrow().to_pylist()
+    except Exception:  # engines and drivers raise their own types
+        if not time_column:
+            raise
+        # 'infinity' and years past 9999 cannot become datetimes: span the rest.
+        column = t[time_column]
+        held = column.between(_FIRST_HELD, _LAST_HELD)
+        metrics["first"] = column.min(where=held)
+        metrics["last"] = column.max(where=held)
+        (row,) = t.aggregate(**metrics).to_pyarrow().to_pylist()
 
     sources: dict[str, int] = {}
     if "source" in t.columns and t.source.type().is_string():
@@ -157,6 +174,10 @@ def _summarise_table(t: Any, name: str) -> TableSummary:
         last=row.get("last"),
         sources=sources,
     )
+
+
+_FIRST_HELD = datetime(1, 1, 2)
+_LAST_HELD = datetime(9999, 12, 30)
 
 
 def _time_column(t: Any, name: str) -> str | None:
