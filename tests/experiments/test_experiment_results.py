@@ -156,3 +156,36 @@ def test_cli_plan_uses_the_warehouse_history(cli_warehouse: Path) -> None:
     plan = json.loads(outcome.stdout)
     assert plan["n_per_variant"] > 0
     assert plan["days"] is not None and plan["days"] >= 13
+
+
+def test_api_assignment_matches_assign(tmp_path: Path) -> None:
+    """The API buckets a user exactly as assign() and the CLI do."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    import veedel.experiments.store as store
+    from veedel.api import assignment
+    from veedel.experiments.definitions import example_experiments
+    from veedel.experiments.randomisation import assign
+    from veedel.store import get_engine, init_store
+
+    engine = get_engine(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    init_store(engine)
+    store.save_definition(engine, example_experiments()["push_notifications"])
+    app = FastAPI()
+    app.state.store = engine
+    app.include_router(assignment.router)
+    client = TestClient(app)
+
+    answer = client.get("/api/v1/experiments/push_notifications/assignment/u00042")
+    assert answer.status_code == 200
+    expected = assign(
+        "u00042", "push_notifications", {"control": 0.7, "daily_push": 0.3}
+    )
+    assert answer.json() == {
+        "experiment": "push_notifications",
+        "user_id": "u00042",
+        "variant": expected,
+        "held_out": False,
+    }
+    assert client.get("/api/v1/experiments/nope/assignment/u1").status_code == 404

@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _include_routers(app: FastAPI) -> None:
     # One line per product; the pages come last so /api paths win.
     from veedel.api import accounts as accounts_api
+    from veedel.api import assignment as assignment_api
     from veedel.api import experiments as experiments_api
     from veedel.api import images as images_api
     from veedel.api import text as text_api
@@ -69,6 +70,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(images_api.router)
     app.include_router(review_pages.router)
     app.include_router(experiments_api.router)
+    app.include_router(assignment_api.router)
     app.include_router(experiments_pages.router)
     app.include_router(text_api.router)
     app.include_router(text_pages.router)
