@@ -243,3 +243,34 @@ def test_mapping_reading_options_are_checked_up_front(
 
     assert field in str(caught.value)
     assert con.list_tables() == []
+
+
+def test_unwritable_rejects_file_is_a_clear_error(con: Any, tmp_path: Path) -> None:
+    """A rejects path that cannot be created names the path; nothing is written."""
+    path = _reddit(tmp_path, (HEADER + GOOD + ",no id,1355441176,1,x\n").encode())
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("", encoding="utf-8")
+    rejects = blocker / "rejects.csv"
+
+    error = _refused(
+        con,
+        lambda: ingest_reddit(con, [path], skip_bad_rows=True, rejects=rejects),
+        "rejects",
+        str(rejects),
+    )
+
+    assert error.fix is not None and "--rejects" in error.fix
+
+
+def test_engine_that_refuses_the_rows_is_a_clear_error(tmp_path: Path) -> None:
+    """An Ibis engine that cannot take the staged rows (SQLite here) is a DataError
+    naming the engine and the table, and leaves its tables as they were."""
+    con = connect(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    path = _reddit(tmp_path, (HEADER + GOOD).encode())
+
+    with pytest.raises(DataError) as caught:
+        ingest_reddit(con, [path])
+
+    assert "sqlite" in str(caught.value)
+    # Ibis's own scratch tables may linger; no table of veedel's may.
+    assert [t for t in con.list_tables() if not t.startswith("ibis_")] == []

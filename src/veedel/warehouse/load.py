@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import sqlglot.expressions as sge
 from ibis.expr.schema import Schema
 
-from veedel.errors import ConfigError, DataError
+from veedel.errors import ConfigError, DataError, VeedelError
 from veedel.warehouse.schema import CANONICAL_TABLES, TABLES
 
 __all__ = ["StagedLoad", "arrow_schema", "conform", "load"]
@@ -173,9 +173,10 @@ class StagedLoad:
         start = self._staged.get(table, 0)
         seq = pa.array(range(start, start + rows.num_rows), type=pa.int64())
         rows = rows.append_column(_SEQ, seq)
-        if table not in self._stages:
-            self._create_stage(table, rows.schema)
-        self._append(self._stages[table], rows)
+        with self._engine_step(table):
+            if table not in self._stages:
+                self._create_stage(table, rows.schema)
+            self._append(self._stages[table], rows)
         self._staged[table] = start + rows.num_rows
         log.debug("Staged %d rows for %s", rows.num_rows, table)
         return int(rows.num_rows)
@@ -203,7 +204,8 @@ class StagedLoad:
                 # otherwise both try to create the same table.
                 self._execute(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
             for table in order:
-                written[table] = self._write(table)
+                with self._engine_step(table):
+                    written[table] = self._write(table)
             self._execute("COMMIT")
         except BaseException:
             with contextlib.suppress(Exception):
@@ -236,6 +238,24 @@ class StagedLoad:
         self.discard()
 
     # -- steps ---------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _engine_step(self, table: str) -> Iterator[None]:
+        """Turn an engine's own error while writing ``table`` into a DataError."""
+        try:
+            yield
+        except VeedelError:
+            raise
+        except Exception as exc:  # engines and drivers raise their own types
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise DataError(
+                f"{table}",
+                f"must be accepted by the {self.con.name} warehouse, which refused"
+                f" it ({type(exc).__name__}: {reason})",
+                self.con.name,
+                fix="Nothing was written. Warehouses tested with veedel are"
+                " DuckDB and PostgreSQL.",
+            ) from exc
 
     def _schema_for(self, table: str, data: pa.RecordBatch | pa.Table) -> pa.Schema:
         if table not in self._schemas:

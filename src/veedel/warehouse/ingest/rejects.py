@@ -10,6 +10,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from veedel.errors import DataError
+
 __all__ = ["REJECT_FIELDS", "Reject", "RejectSink", "RowProblem"]
 
 log = logging.getLogger(__name__)
@@ -68,8 +70,17 @@ class RejectSink:
         self.count += 1
 
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = self.path.open("w", encoding="utf-8", newline="")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = self.path.open("w", encoding="utf-8", newline="")
+        except OSError as exc:
+            raise DataError(
+                "rejects",
+                f"must be a file veedel can create ({exc.strerror})",
+                str(self.path),
+                fix="Pass --rejects with a path in a writable folder; nothing"
+                " was written to the warehouse.",
+            ) from None
         if self.path.suffix.lower() == ".csv":
             self._csv = csv.DictWriter(self._handle, fieldnames=REJECT_FIELDS)
             self._csv.writeheader()
