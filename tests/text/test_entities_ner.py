@@ -182,3 +182,13 @@ def test_training_is_reproducible_with_a_seed(
         assert (tmp_path / "a" / part).read_bytes() == (
             tmp_path / "b" / part
         ).read_bytes()
+
+
+def test_one_stop_word_is_never_an_entity(recognizer: EntityRecognizer) -> None:
+    """A post opening with "Bin ich ..." does not make "Bin" a person."""
+    for text, language in [
+        ("Bin ich der einzige, der heute arbeitet?", "de"),
+        ("The weather in Will is nice", "en"),
+    ]:
+        found = [e.text for e in recognizer.entities(text, language)]
+        assert "Bin" not in found and "Will" not in found

@@ -44,8 +44,14 @@ class Entity:
 
 
 def _named(span: Any) -> bool:
-    """False for spans made only of @mentions and URLs: handles, not names."""
-    return not all(token.text.startswith("@") or token.like_url for token in span)
+    """False for handles and for one-word stop words.
+
+    Spans made only of @mentions and URLs are handles, not names; a span that
+    is one stop word ("Bin" at the start of a post) is a tagging error.
+    """
+    if all(token.text.startswith("@") or token.like_url for token in span):
+        return False
+    return not (len(span) == 1 and span[0].is_stop)
 
 
 class EntityRecognizer:
@@ -100,10 +106,16 @@ class EntityRecognizer:
         ]
 
     def english(self, tagged: Sequence[TaggedToken]) -> list[Entity]:
-        """Untyped entities of an English text: its proper-noun runs."""
+        """Untyped entities of an English text: its proper-noun runs.
+
+        A run that is one English stop word is a tagging error and dropped.
+        """
+        from spacy.lang.en.stop_words import STOP_WORDS
+
         return [
             Entity(span, UNTYPED)
             for span in self.tagger.proper_noun_spans(tagged, "en")
+            if span.lower() not in STOP_WORDS
         ]
 
     def entities(self, text: str, language: str) -> list[Entity]:
