@@ -208,3 +208,38 @@ def test_text_page_shows_the_report_and_chart(
     assert "Bäcker" in page.text
     report = http.get("/api/v1/text/report", headers=headers).json()
     assert report["n_posts"] == 3
+
+
+def test_demo_step_enriches_each_source_and_prints_the_report(
+    analyzer: TextAnalyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every source is enriched up to the cap; the report's figures are stored."""
+    import ibis
+
+    import veedel.text as text_package
+    from veedel.cli.demo import DemoContext
+
+    monkeypatch.setattr(text_package, "TextAnalyzer", lambda: analyzer)
+    monkeypatch.setattr(text_cli, "DEMO_POSTS_PER_SOURCE", 2)
+    con = ibis.duckdb.connect()
+    posts = pd.DataFrame(
+        {
+            "post_id": [str(i) for i in range(5)],
+            "text": ["Wo ist der Bäcker?", "Lost my keys", "Hallo", "a b c", "x y"],
+            "city": ["Köln", "London", None, None, None],
+            "channel_id": ["a", "b", "c", "c", "c"],
+            "created_at": pd.to_datetime(["2024-01-01"] * 5),
+            "source": ["reddit", "reddit", "reddit", "simulator", None],
+        }
+    )
+    con.create_table("posts", posts)
+    ctx = DemoContext(
+        settings=get_settings(), warehouse=con, store=None, users=0, days=0, seed=0
+    )  # type: ignore[arg-type]
+    text_cli.demo_step(ctx)
+    enriched = ctx.results["text"]["enriched"]
+    assert {s: r["n_enriched"] for s, r in enriched.items()} == {
+        "reddit": 2,
+        "simulator": 1,
+    }
+    assert ctx.results["text"]["n_posts"] == 3
