@@ -74,3 +74,27 @@ def test_bad_environment_value_on_the_cli_names_the_variable_value(
 
     assert result.exit_code == 2, result.output
     assert "max_upload_bytes" in result.output and "'ten'" in result.output
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "field"),
+    [
+        ("VEEDEL_PORT", "99999", "port"),
+        ("VEEDEL_PORT", "-1", "port"),
+        ("VEEDEL_MAX_UPLOAD_BYTES", "0", "max_upload_bytes"),
+        ("VEEDEL_LOG_LEVEL", "LOUD", "log_level"),
+        ("VEEDEL_DATA_DIR", "", "data_dir"),
+    ],
+)
+def test_out_of_range_settings_are_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, field: str
+) -> None:
+    """A port outside 1..65535, a zero upload limit, an unknown log level or an
+    empty data folder is a ConfigError naming the field and the value."""
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ConfigError) as caught:
+        get_settings()
+
+    assert caught.value.field == field
+    assert repr(value) in str(caught.value)
