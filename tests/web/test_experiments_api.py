@@ -394,3 +394,19 @@ def test_a_newer_stored_result_replaces_the_shown_one(
     assert status() == "Don't ship"
     cache = app.state.experiment_cache
     assert len(cache.results) == 2  # the superseded result is forgotten
+
+
+def test_openapi_documents_the_experiments_api(client: TestClient, viewer: str) -> None:
+    """Every experiments endpoint is in the OpenAPI schema with its models."""
+    schema = client.get("/api/v1/openapi.json").json()
+    for path in (
+        "/api/v1/experiments",
+        "/api/v1/experiments/{key}",
+        "/api/v1/experiments/{key}/result",
+        "/api/v1/experiments/plan",
+        "/api/v1/metrics",
+    ):
+        assert path in schema["paths"]
+    for model in ("ExperimentIn", "ExperimentSummary", "PlanIn", "PlanOut"):
+        assert model in schema["components"]["schemas"]
+    assert not any(path.startswith("/experiments") for path in schema["paths"])
