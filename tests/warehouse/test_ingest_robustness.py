@@ -274,3 +274,15 @@ def test_engine_that_refuses_the_rows_is_a_clear_error(tmp_path: Path) -> None:
     assert "sqlite" in str(caught.value)
     # Ibis's own scratch tables may linger; no table of veedel's may.
     assert [t for t in con.list_tables() if not t.startswith("ibis_")] == []
+
+
+@pytest.mark.parametrize("site", ["", "a:b", "two words"])
+def test_site_name_must_be_usable_in_ids(con: Any, site: str) -> None:
+    """An empty site, or one with a colon or space, would make ambiguous ids."""
+    from ingest_support import CONLANG
+
+    with pytest.raises(ConfigError) as caught:
+        ingest_stackexchange(con, CONLANG, site=site)
+
+    assert caught.value.field == "site"
+    assert con.list_tables() == []

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from veedel.errors import DataError
+from veedel.errors import ConfigError, DataError
 from veedel.warehouse.ingest.readers import (
     iter_xml_rows,
     parse_int,
@@ -114,6 +114,7 @@ _LINK_TYPES = {"1": "linked", "3": "duplicate"}
 _TAGS = re.compile(r"<([^<>]+)>|\|([^|]+)")
 _HTML_TAG = re.compile(r"<[^>]+>")
 _BLANK_LINES = re.compile(r"\n{3,}")
+_SITE = re.compile(r"[\w.-]+")
 
 
 def dump_files(directory: Path) -> list[Path]:
@@ -168,7 +169,14 @@ def ingest_stackexchange(
             fix="Point the command at the folder that holds the dump's XML files.",
         )
 
-    name = site or folder.resolve().name
+    name = folder.resolve().name if site is None else site
+    if not _SITE.fullmatch(name):
+        raise ConfigError(
+            "site",
+            "must be letters, digits, '.', '_' or '-' (it becomes part of every id)",
+            name,
+            fix="Pass --site with a short name such as conlang.",
+        )
     dump = _Dump(name)
     rejects_path = Path(rejects) if rejects is not None else None
     with IngestRun(
