@@ -1,24 +1,25 @@
 """Sufficient statistics of an experiment, computed in the warehouse.
 
-The pipeline turns an experiment definition and its metrics into one Ibis
-expression that the warehouse runs in a single query:
+The pipeline turns an experiment definition and its metrics into Ibis
+expressions that the warehouse runs:
 
 1. **units**: one row per user exposed (or assigned) between the start and the
    analysis date, with the variant, the first exposure time, the exposure day
    and the slice properties; users seen in more than one variant are dropped
-   (and counted by :func:`unit_counts`);
-2. **per-user values**: for each source table, one group-by over its rows
-   joined to the units gives every metric's per-user numerator, denominator
-   and pre-period covariate for all metrics on that source at once (so each
-   source table is read once);
-3. **cells**: one group-by of the units, left-joined to the per-user values,
-   by variant, exposure day and every slice property gives n, sums, sums of
-   squares and cross products per metric.
+   (and counted by :func:`unit_counts`). Materialised once.
+2. **per-user values**: the rows of every source table the metrics read are
+   stacked (each row carries its contribution to each value of its own
+   source), joined once to the units and grouped once by user: every
+   metric's numerator, denominator and pre-period value per user. Each source
+   table is read once. Materialised once.
+3. **cells**: one group-by of the per-user values by variant, exposure day and
+   every slice property gives n, sums, sums of squares and cross products
+   per metric.
 
 Because sums add up, everything the analysis needs comes from the cells:
 the totals per variant, the totals per slice value (summing over the other
 slices) and the cumulative totals per day. A user enters a metric on the day
-its window is complete (exposure day + window end), so the chart of the
+its window is complete (exposure day + window end - 1), so the chart of the
 effect over time shows, for each day, the users whose metric was known then.
 """
 
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -214,78 +214,12 @@ def unit_counts(
     return UnitCounts(assigned, multi, unknown)
 
 
-def _window_condition(rows: Any, aggregation: Aggregation, metric: Metric) -> Any:
-    # rel_day: calendar days from the day of first exposure (day 0).
-    inside = filter_expression(rows, aggregation.filter)
-    inside = inside & (rows.rel_day >= metric.window.start_day)
-    if metric.window.end_day is not None:
-        inside = inside & (rows.rel_day < metric.window.end_day)
-    return inside
+ValueItem = tuple[str, Aggregation, Metric]
 
 
-def _pre_condition(rows: Any, aggregation: Aggregation, pre_days: int) -> Any:
-    inside = filter_expression(rows, aggregation.filter)
-    return inside & (rows.rel_day >= -pre_days) & (rows.rel_day < 0)
-
-
-def _aggregate(condition: Any, rows: Any, aggregation: Aggregation) -> Any:
-    if aggregation.aggregate == "count":
-        return condition.ifelse(1, 0).sum()
-    if aggregation.aggregate == "any":
-        return condition.ifelse(1, 0).max()
-    value = rows[aggregation.column].cast("float64")
-    if aggregation.aggregate == "sum":
-        return condition.ifelse(value, 0.0).sum()
-    return condition.ifelse(value, ibis.null("float64")).max()
-
-
-def _per_user_values(
-    con: Any,
-    source: str,
-    items: Sequence[tuple[str, Aggregation, Metric]],
-    units: Any,
-    stop: dt.datetime,
-    pre_days: int | None,
-) -> Any:
-    """One group-by over ``source``: per user, every value named in ``items``."""
-    rows = source_rows(con, source)
-    rows = rows.select("unit_id", "ts", *_needed_columns(items))
-    keyed = units.select(u_id=units.unit_id, day0=units.day0)
-    joined = rows.join(keyed, rows.unit_id == keyed.u_id)
-
-    earliest = min(metric.window.start_day for _, _, metric in items)
-    lower = joined.day0 + ibis.interval(days=earliest)
-    if pre_days is not None:
-        lower = joined.day0 - ibis.interval(days=pre_days)
-    joined = joined.filter(joined.ts >= lower, joined.ts < ibis.literal(stop))
-    joined = joined.mutate(
-        rel_day=joined.ts.date().delta(joined.day0.date(), unit="day")
-    )
-
-    aggregates: dict[str, Any] = {}
-    for name, aggregation, metric in items:
-        condition = _window_condition(joined, aggregation, metric)
-        aggregates[name] = _aggregate(condition, joined, aggregation)
-        if pre_days is not None:
-            pre = _pre_condition(joined, aggregation, pre_days)
-            aggregates[f"{name}__pre"] = _aggregate(pre, joined, aggregation)
-    return joined.group_by(v_id=joined.u_id).aggregate(**aggregates)
-
-
-def _needed_columns(items: Iterable[tuple[str, Aggregation, Metric]]) -> list[str]:
-    columns: set[str] = set()
-    for _, aggregation, _ in items:
-        columns.update(condition.column for condition in aggregation.filter)
-        if aggregation.column is not None:
-            columns.add(aggregation.column)
-    return sorted(columns - {"unit_id", "ts"})
-
-
-def _value_items(
-    metrics: dict[str, Metric],
-) -> dict[str, list[tuple[str, Aggregation, Metric]]]:
-    """Numerators and denominators grouped by source: one query per source."""
-    by_source: dict[str, list[tuple[str, Aggregation, Metric]]] = {}
+def _value_items(metrics: dict[str, Metric]) -> dict[str, list[ValueItem]]:
+    """Numerators and denominators grouped by source."""
+    by_source: dict[str, list[ValueItem]] = {}
     for key, metric in metrics.items():
         names = ("num", "den")
         for name, aggregation in zip(names, metric.aggregations, strict=False):
@@ -293,6 +227,55 @@ def _value_items(
                 (f"{key}__{name}", aggregation, metric)
             )
     return by_source
+
+
+def _flag(rows: Any, aggregation: Aggregation) -> Any:
+    """A row's contribution before the window: 1/0 for count and any, else value."""
+    condition = filter_expression(rows, aggregation.filter)
+    if aggregation.aggregate in ("count", "any"):
+        return condition.ifelse(1.0, 0.0)
+    value = rows[aggregation.column].cast("float64")
+    return condition.ifelse(value, ibis.null("float64"))
+
+
+def _stacked_rows(con: Any, by_source: dict[str, list[ValueItem]]) -> Any:
+    """Every source's rows as ``unit_id, ts`` and one contribution per value.
+
+    A row carries its contributions to the values of its own source and nulls
+    for the others, so all sources stack into one table: one join with the
+    units and one group-by then serve every metric.
+    """
+    names = [name for items in by_source.values() for name, _, _ in items]
+    parts = []
+    for source, items in by_source.items():
+        rows = source_rows(con, source)
+        own = {name: _flag(rows, aggregation) for name, aggregation, _ in items}
+        parts.append(
+            rows.select(
+                # Nullability differs between sources; the union needs one type.
+                unit_id=rows.unit_id.cast("string"),
+                ts=rows.ts.cast("timestamp"),
+                **{
+                    name: own.get(name, ibis.null("float64")).cast("float64")
+                    for name in names
+                },
+            )
+        )
+    return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+
+
+def _windowed(
+    joined: Any, name: str, aggregation: Aggregation, lower: int, upper: int | None
+) -> Any:
+    inside = joined.rel_day >= lower
+    if upper is not None:
+        inside = inside & (joined.rel_day < upper)
+    value = joined[name]
+    if aggregation.aggregate in ("count", "sum"):
+        return inside.ifelse(value, 0.0).sum()
+    if aggregation.aggregate == "any":
+        return inside.ifelse(value, 0.0).max()
+    return inside.ifelse(value, ibis.null("float64")).max()
 
 
 def per_user_table(
@@ -306,44 +289,40 @@ def per_user_table(
 
     Missing values (users with no rows) are zero; a ``max`` over no rows is
     zero too. ``units`` replaces the experiment's units (planning uses users
-    active in a recent period).
+    active in a recent period). ``<name>__pre`` holds the same value over the
+    pre-period (``cuped.pre_period_days`` before day 0), which CUPED and the
+    balance check use.
     """
     if units is None:
         units, _ = units_expression(con, definition, as_of)
     stop = _end_of_look(definition, as_of)
-    # The pre-period is always read: CUPED uses it and so does the balance check.
     pre_days = definition.analysis.cuped.pre_period_days
-
     by_source = _value_items(metrics)
-    value_names = [
-        name
-        for items in by_source.values()
-        for item_name, _, _ in items
-        for name in (item_name, f"{item_name}__pre")
-    ]
-    # One row per user and source, every value column present (null where the
-    # source does not hold it); a single group-by then gives one row per user,
-    # and one join attaches the values to the units.
-    parts = []
-    for source, items in by_source.items():
-        values = _per_user_values(con, source, items, units, stop, pre_days)
-        parts.append(
-            values.select(
-                "v_id",
-                **{
-                    name: values[name].cast("float64")
-                    if name in values.columns
-                    else ibis.null("float64")
-                    for name in value_names
-                },
-            )
-        )
-    stacked = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    per_user = stacked.group_by("v_id").aggregate(
-        **{name: stacked[name].max() for name in value_names}
+
+    stacked = _stacked_rows(con, by_source)
+    keyed = units.select(u_id=units.unit_id, day0=units.day0)
+    joined = stacked.join(keyed, stacked.unit_id == keyed.u_id)
+    joined = joined.filter(
+        joined.ts >= joined.day0 - ibis.interval(days=pre_days),
+        joined.ts < ibis.literal(stop),
     )
+    joined = joined.mutate(
+        rel_day=joined.ts.date().delta(joined.day0.date(), unit="day")
+    )
+
+    aggregates: dict[str, Any] = {}
+    for items in by_source.values():
+        for name, aggregation, metric in items:
+            window = metric.window
+            aggregates[name] = _windowed(
+                joined, name, aggregation, window.start_day, window.end_day
+            )
+            aggregates[f"{name}__pre"] = _windowed(
+                joined, name, aggregation, -pre_days, 0
+            )
+    per_user = joined.group_by(v_id=joined.u_id).aggregate(**aggregates)
     table = units.left_join(per_user, units.unit_id == per_user.v_id).drop("v_id")
-    return table.mutate(**{name: table[name].fill_null(0.0) for name in value_names})
+    return table.mutate(**{name: table[name].fill_null(0.0) for name in aggregates})
 
 
 def _capped(column: Any, cap: float | None) -> Any:
