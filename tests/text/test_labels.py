@@ -19,12 +19,12 @@ from veedel.text.labels import (
 )
 from veedel.text.taxonomy import Taxonomy, load_taxonomy
 
-# The floor docs/text.md states for the bundled examples (measured: 0.661).
-MACRO_F1_FLOOR = 0.55
+# The floor docs/text.md states for the bundled examples (measured: 0.769).
+MACRO_F1_FLOOR = 0.65
 
 
 def test_bundled_taxonomy_has_seven_bilingual_buckets(taxonomy: Taxonomy) -> None:
-    """Seven labels, each with a description and ten German and ten English posts."""
+    """Seven labels, each with a description and 16 German and 16 English posts."""
     assert taxonomy.ids == [
         "question_help",
         "local_news_events",
@@ -37,10 +37,10 @@ def test_bundled_taxonomy_has_seven_bilingual_buckets(taxonomy: Taxonomy) -> Non
     for label in taxonomy.labels:
         assert label.description
         assert {lang: len(texts) for lang, texts in label.examples.items()} == {
-            "de": 10,
-            "en": 10,
+            "de": 16,
+            "en": 16,
         }
-    assert len(taxonomy.example_groups()) == len(taxonomy.examples()[0]) == 140
+    assert len(taxonomy.example_groups()) == len(taxonomy.examples()[0]) == 224
 
 
 def test_bundled_examples_cross_validate_above_the_floor(
@@ -51,7 +51,7 @@ def test_bundled_examples_cross_validate_above_the_floor(
     scores = cross_validate_labels(
         encoder.encode(texts), labels, groups=taxonomy.example_groups()
     )
-    assert scores.n == 140 and scores.n_splits == 5
+    assert scores.n == 224 and scores.n_splits == 5
     assert scores.macro_f1 >= MACRO_F1_FLOOR
     assert scores.macro_f1 == pytest.approx(np.mean(list(scores.per_label_f1.values())))
 
@@ -149,10 +149,10 @@ def test_train_labels_from_csv(
     path = tmp_path / "labelled.csv"
     _write_csv(path, taxonomy)
     texts, labels = read_labelled_csv(path, taxonomy)
-    assert len(texts) == 141 and texts[-1] == "Verkaufe Stuhl f\ufffdr 5 Euro"
+    assert len(texts) == 225 and texts[-1] == "Verkaufe Stuhl f\ufffdr 5 Euro"
 
     scores = train_labels(texts, labels, encoder, tmp_path / "model.npz")
-    assert scores.n == 141 and 0.0 <= scores.macro_f1 <= 1.0
+    assert scores.n == 225 and 0.0 <= scores.macro_f1 <= 1.0
     labeler = Labeler(taxonomy, encoder, tmp_path / "model.npz")
     assert labeler.mode == "trained"
     _, meta = LabelClassifier.load(tmp_path / "model.npz")

@@ -119,7 +119,7 @@ def test_cli_train_labels_reports_macro_f1(
     )
     assert result.exit_code == 0, result.output
     data = _json(result.output)
-    assert data["n"] == 140 and 0.0 < data["macro_f1"] <= 1.0
+    assert data["n"] == 224 and 0.0 < data["macro_f1"] <= 1.0
     assert model.is_file()
 
 
