@@ -13,8 +13,9 @@ communities, German and English, with one-word and emoji posts mixed in):
 * peak resident memory of a fresh process that loads each language detector
   and detects the languages of the same posts, above a bare interpreter.
 
-Models are loaded and warmed before timing. No assertion on time: this is a
-report, not a test.
+Models are loaded and warmed before timing, the tagger's remembered lemmas
+are cleared before each timed pass, and each figure is the best of three
+rounds. No assertion on time: this is a report, not a test.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def bare_calls(analyzer: Any, texts: list[str]) -> dict[str, float]:
     ]
 
     def tag() -> None:
+        analyzer.tagger.clear_cache()
         for text, code in tagged_texts:
             analyzer.tagger.tag(tokens_of(blank_pipeline(code)(text)), code)
 
@@ -91,6 +93,7 @@ def enrich_run(analyzer: Any, texts: list[str]) -> float:
     posts = pd.DataFrame({"post_id": [f"p{i:06d}" for i in range(len(texts))]})
     posts["text"] = texts
     con.create_table("posts", posts)
+    analyzer.tagger.clear_cache()
     start = time.perf_counter()
     result = enrich_posts(con, analyzer=analyzer)
     seconds = time.perf_counter() - start
@@ -145,9 +148,12 @@ def main() -> None:
     analyzer = TextAnalyzer(settings)
     analyzer.analyze_many(texts[:20])  # load and warm every model
 
-    parts = bare_calls(analyzer, texts)
-    bare = sum(parts.values())
-    enrich = enrich_run(analyzer, texts)
+    # Best of three rounds, bare and enrich alternating, so that load from
+    # other processes hits both alike.
+    rounds = [(bare_calls(analyzer, texts), enrich_run(analyzer, texts)) for _ in "abc"]
+    parts = {key: min(r[0][key] for r in rounds) for key in rounds[0][0]}
+    bare = min(sum(r[0].values()) for r in rounds)
+    enrich = min(r[1] for r in rounds)
     baseline = peak_memory("none", args.n)
     memory = {
         name: peak_memory(name, args.n) - baseline for name in ("lingua", "py3langid")

@@ -115,6 +115,10 @@ class Tagger:
                 tagged.append(TaggedToken(text, lemma, tag, sentence))
         return tagged
 
+    def clear_cache(self) -> None:
+        """Forget the remembered lemmas (for fair timings)."""
+        self._lemmas.clear()
+
     def _lemma(self, language: str, word: str, tag: str) -> str:
         """HanTa's lemma of a word with a known tag, remembered across posts."""
         key = (language, word, tag)
