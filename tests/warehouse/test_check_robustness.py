@@ -105,3 +105,18 @@ def test_infinite_timestamp_on_postgres(postgres_url: str) -> None:
     ]
     assert [(v.table, v.count) for v in future] == [("posts", 1)]
     assert summarise_warehouse(con).table("posts").rows == 3
+
+
+def test_check_table_shows_codes_whole_in_an_80_column_terminal() -> None:
+    """Rule codes are what users search the docs for: never cut with an ellipsis."""
+    from rich.console import Console
+
+    report = check_warehouse(connect("duckdb://"))
+    console = Console(width=80, record=True, color_system=None)
+
+    console.print(report)
+
+    text = console.export_text()
+    assert "…" not in text
+    assert "missing_optional_table" in text
+    assert "table=assignments" in text

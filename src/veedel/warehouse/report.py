@@ -129,26 +129,26 @@ class CheckReport:
 
 
 def _violations_table(violations: tuple[Violation, ...]) -> Table:
-    """The violations as a Rich table, one row each."""
+    """The violations as a Rich table, one row each.
+
+    Codes are never cut (users look them up in the docs); the severity sits
+    under the code and the examples under the message, so the table stays
+    readable in an 80-column terminal.
+    """
     table = Table(title="Warehouse check", show_lines=True)
-    table.add_column("severity")
-    table.add_column("code")
-    table.add_column("where")
-    table.add_column("count", justify="right")
-    table.add_column("message", ratio=2)
-    table.add_column("examples", ratio=2)
+    table.add_column("rule", no_wrap=True)
+    table.add_column("where", overflow="fold")
+    table.add_column("count", justify="right", no_wrap=True)
+    table.add_column("message and examples", ratio=1, overflow="fold")
 
     for v in violations:
         style = "red" if v.severity == "error" else "yellow"
-        examples = "\n".join(_one_line(e) for e in v.examples)
-        table.add_row(
-            Text(v.severity, style=style),
-            v.code,
-            v.where,
-            f"{v.count:,}",
-            v.message,
-            examples,
-        )
+        rule = Text(v.code, style=f"bold {style}")
+        rule.append(f"\n{v.severity}", style=style)
+        body = Text(v.message)
+        for example in v.examples:
+            body.append(f"\n{_one_line(example)}", style="dim")
+        table.add_row(rule, v.where, f"{v.count:,}", body)
     return table
 
 
