@@ -6,7 +6,8 @@
 # under /tmp and is removed by `scripts/postgres.sh stop DIR`.
 set -euo pipefail
 
-port=${VEEDEL_TEST_POSTGRES_PORT:-55432}
+# A free port unless one is asked for (another server may hold the usual one).
+port=${VEEDEL_TEST_POSTGRES_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 bindir=""
 for candidate in /usr/lib/postgresql/*/bin; do
   [ -x "$candidate/initdb" ] && bindir=$candidate

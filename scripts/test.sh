@@ -10,7 +10,8 @@ uv sync --locked --quiet
 
 started_pg=""
 if [ -z "${VEEDEL_TEST_POSTGRES_URL:-}" ]; then
-  eval "export $(scripts/postgres.sh | tr '\n' ' ')"
+  pg_env=$(scripts/postgres.sh) || { echo "test.sh: could not start PostgreSQL" >&2; exit 1; }
+  eval "export $(echo "$pg_env" | tr '\n' ' ')"
   started_pg=$VEEDEL_TEST_POSTGRES_DIR
   trap 'scripts/postgres.sh stop "$started_pg"' EXIT
 fi
