@@ -286,3 +286,12 @@ def test_site_name_must_be_usable_in_ids(con: Any, site: str) -> None:
 
     assert caught.value.field == "site"
     assert con.list_tables() == []
+
+
+def test_utf8_file_declared_utf16_is_a_clear_error(con: Any, tmp_path: Path) -> None:
+    """A mapping that says utf-16 for a UTF-8 file gets an encoding error."""
+    mapping = _mapping(
+        tmp_path, b"id,ts,score,text\nm1,2020-01-01,1,x\n", "encoding: utf-16\n"
+    )
+
+    _refused(con, lambda: ingest_files(con, mapping), "p.csv", "encoding", "utf-16")

@@ -321,12 +321,17 @@ def _decoded_lines(
             if bad is not None:
                 raise _encoding_error(path, number, line, bad.start(), encoding)
             yield line
-    except UnicodeDecodeError as exc:
-        # Only codecs without byte escapes (UTF-16, UTF-32) land here.
+    except UnicodeError as exc:
+        # Only codecs without byte escapes (UTF-16, UTF-32) land here; the
+        # UTF-16 codec raises a bare UnicodeError for a missing byte order mark.
+        if isinstance(exc, UnicodeDecodeError):
+            reason, shown = exc.reason, exc.object[exc.start : exc.start + 4]
+        else:
+            reason, shown = str(exc), _first_bytes(path)
         raise DataError(
             "encoding",
-            f"must be {encoding} ({exc.reason})",
-            exc.object[exc.start : exc.start + 4],
+            f"must be {encoding} ({reason})",
+            shown,
             fix=f"Convert the file to {encoding}, or name its encoding.",
             where=f"{path}, line {number + 1}",
         ) from None
