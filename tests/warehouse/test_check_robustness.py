@@ -120,3 +120,27 @@ def test_check_table_shows_codes_whole_in_an_80_column_terminal() -> None:
     assert "…" not in text
     assert "missing_optional_table" in text
     assert "table=assignments" in text
+
+
+def test_summary_table_shows_names_whole_in_an_80_column_terminal(
+    tmp_path: Path,
+) -> None:
+    """Table and source names are never cut with an ellipsis."""
+    from rich.console import Console
+
+    url = _duckdb(
+        tmp_path,
+        """
+        CREATE TABLE truth_retention_driver (user_id VARCHAR);
+        CREATE TABLE users (user_id VARCHAR, source VARCHAR);
+        INSERT INTO users VALUES ('u1', 'stackexchange:quantumcomputing');
+        """,
+    )
+    console = Console(width=80, record=True, color_system=None)
+
+    console.print(summarise_warehouse(connect(url)))
+
+    text = console.export_text()
+    assert "…" not in text
+    assert "truth_retention_driver" in text
+    assert "stackexchange:quantumcomputing" in "".join(text.split())

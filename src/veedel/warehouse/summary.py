@@ -83,11 +83,12 @@ class WarehouseSummary:
         self, console: Console, options: ConsoleOptions
     ) -> Iterator[RenderableType]:
         table = Table(title="Warehouse summary")
-        table.add_column("table")
-        table.add_column("rows", justify="right")
-        table.add_column("from")
-        table.add_column("to")
-        table.add_column("sources")
+        # Names are never cut; long source names wrap instead.
+        table.add_column("table", no_wrap=True)
+        table.add_column("rows", justify="right", no_wrap=True)
+        table.add_column("from", no_wrap=True)
+        table.add_column("to", no_wrap=True)
+        table.add_column("sources", overflow="fold")
 
         for t in self.tables:
             if not t.present:
