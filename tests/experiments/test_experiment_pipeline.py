@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from community import AS_OF
 
-from veedel.experiments.analysis import analyze, metric_totals
+from veedel.experiments.analysis import analyze
+from veedel.experiments.comparison import metric_totals
 from veedel.experiments.definitions import ExperimentDefinition
 from veedel.experiments.metrics import starter_metrics
 from veedel.experiments.pipeline import compute_cells, unit_counts

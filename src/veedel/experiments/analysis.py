@@ -12,13 +12,19 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from veedel.experiments import stats
+from veedel.experiments.comparison import (
+    Comparison,
+    aligned_rows,
+    compare_rows,
+    metric_totals,
+)
 from veedel.experiments.definitions import ExperimentDefinition
 from veedel.experiments.health import run_health_checks
 from veedel.experiments.metrics import Metric, MetricLibrary, load_metrics
@@ -26,20 +32,19 @@ from veedel.experiments.pipeline import (
     Cells,
     UnitCounts,
     compute_cells,
-    maturity_offset,
     metric_columns,
     unit_counts,
 )
 from veedel.experiments.results import (
-    DailyPoint,
     ExperimentResult,
     MetricResult,
     finite_or_none,
 )
 from veedel.experiments.sentences import metric_sentence, outcome_of
+from veedel.experiments.timeline import daily_points
 from veedel.experiments.verdict import decide
 
-__all__ = ["Comparison", "analyze", "default_as_of", "metric_totals"]
+__all__ = ["analyze", "default_as_of"]
 
 log = logging.getLogger(__name__)
 
@@ -55,158 +60,6 @@ def default_as_of(con: Any, definition: ExperimentDefinition) -> dt.date:
     if last is None or pd.isna(last):
         return definition.end or definition.start
     return pd.Timestamp(last).date()
-
-
-def metric_totals(
-    cells: Cells, key: str, metric: Metric, look_day: int, by: str | None = None
-) -> pd.DataFrame:
-    """Sums of the cells of ``metric`` whose window is complete on ``look_day``.
-
-    Indexed by variant (and by the slice ``by`` when given); columns ``n`` and
-    the metric's columns of :func:`~veedel.experiments.pipeline.metric_columns`.
-    """
-    frame = cells.frame
-    matured = frame[frame["exposure_day"] + maturity_offset(metric) <= look_day]
-    columns = ["n", *[c for c in frame.columns if c.startswith(f"{key}__")]]
-    keys = ["variant"] if by is None else ["variant", f"slice_{by}"]
-    return matured.groupby(keys)[columns].sum()
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Engine effects of one metric for a list of (treatment, slice) pairs.
-
-    ``absolute`` and ``relative`` are :class:`~veedel.experiments.stats.Effect`
-    arrays over the pairs; ``cuped`` is the CUPED-adjusted absolute effect
-    where available.
-    """
-
-    absolute: stats.Effect
-    relative: stats.Effect
-    variance_reduction: np.ndarray[Any, Any] | None
-
-
-def _stats_of(
-    metric: Metric, rows: pd.DataFrame, names: dict[str, str]
-) -> stats.SampleStats | stats.RatioStats:
-    n = rows["n"].to_numpy(float)
-    if metric.kind == "ratio":
-        return stats.RatioStats(
-            n,
-            rows[names["sum"]].to_numpy(float),
-            rows[names["sum_sq"]].to_numpy(float),
-            rows[names["den_sum"]].to_numpy(float),
-            rows[names["den_sum_sq"]].to_numpy(float),
-            rows[names["cross_sum"]].to_numpy(float),
-        )
-    return stats.SampleStats(
-        n, rows[names["sum"]].to_numpy(float), rows[names["sum_sq"]].to_numpy(float)
-    )
-
-
-def _cuped_stats(
-    metric: Metric, rows: pd.DataFrame, names: dict[str, str]
-) -> stats.CupedStats | stats.CupedRatioStats:
-    n = rows["n"].to_numpy(float)
-    column = {role: rows[name].to_numpy(float) for role, name in names.items()}
-    if metric.kind == "ratio":
-        return stats.CupedRatioStats(
-            n,
-            column["sum"],
-            column["sum_sq"],
-            column["den_sum"],
-            column["den_sum_sq"],
-            column["cross_sum"],
-            column["pre_sum"],
-            column["pre_sum_sq"],
-            column["pre_cross"],
-            column["pre_den_cross"],
-        )
-    return stats.CupedStats(
-        n,
-        column["sum"],
-        column["sum_sq"],
-        column["pre_sum"],
-        column["pre_sum_sq"],
-        column["pre_cross"],
-    )
-
-
-def _compare(
-    metric: Metric,
-    control: Any,
-    treatment: Any,
-    alpha: float,
-    scale: str,
-) -> stats.Effect:
-    if metric.kind == "proportion":
-        return stats.compare_proportions(control, treatment, alpha=alpha, scale=scale)  # type: ignore[arg-type]
-    if metric.kind == "ratio":
-        return stats.compare_ratios(control, treatment, alpha=alpha, scale=scale)  # type: ignore[arg-type]
-    return stats.compare_means(control, treatment, alpha=alpha, scale=scale)  # type: ignore[arg-type]
-
-
-def compare_rows(
-    metric: Metric,
-    names: dict[str, str],
-    control_rows: pd.DataFrame,
-    treatment_rows: pd.DataFrame,
-    definition: ExperimentDefinition,
-    expected_n: np.ndarray[Any, Any] | None = None,
-) -> Comparison:
-    """Run the engine on aligned rows of control and treatment sums.
-
-    With CUPED on and an engine that provides ``cuped_adjust``, the absolute
-    and relative effects are the adjusted ones; with sequential testing on,
-    both become always-valid (confidence sequences and mSPRT p-values).
-    """
-    settings = definition.analysis
-    control = _stats_of(metric, control_rows, names)
-    treatment = _stats_of(metric, treatment_rows, names)
-    absolute = _compare(metric, control, treatment, settings.alpha, "absolute")
-    relative = _compare(metric, control, treatment, settings.alpha, "relative")
-
-    reduction = None
-    if settings.cuped.enabled and "pre_sum" in names:
-        adjust: Any = (
-            stats.cuped_adjust_ratio if metric.kind == "ratio" else stats.cuped_adjust
-        )
-        c_cuped = _cuped_stats(metric, control_rows, names)
-        t_cuped = _cuped_stats(metric, treatment_rows, names)
-        adjusted = [
-            adjust(c_cuped, t_cuped, alpha=settings.alpha, scale=scale)
-            for scale in ("absolute", "relative")
-        ]
-        absolute, relative = adjusted[0].adjusted, adjusted[1].adjusted
-        reduction = np.asarray(adjusted[0].variance_reduction, dtype=float)
-
-    if settings.sequential:
-        n_now = (control.n + treatment.n) / 2
-        planned = n_now if expected_n is None else np.maximum(expected_n, n_now)
-        planned = np.where(planned > 0, planned, 1.0)
-        absolute = stats.sequential_effect(absolute, expected_n=planned)
-        relative = stats.sequential_effect(relative, expected_n=planned)
-    return Comparison(absolute, relative, reduction)
-
-
-def _aligned(
-    totals: pd.DataFrame, control: str, treatment: str, by: str | None
-) -> tuple[pd.DataFrame, pd.DataFrame, list[str | None]]:
-    """Control and treatment rows with the same slice values, in one order."""
-    if by is None:
-        empty = pd.Series(0.0, index=totals.columns)
-        rows = [
-            pd.DataFrame([totals.loc[key] if key in totals.index else empty])
-            for key in (control, treatment)
-        ]
-        return rows[0], rows[1], [None]
-    values = sorted({str(v) for v in totals.index.get_level_values(1)})
-    index = pd.MultiIndex.from_product([[control], values])
-    c = totals.reindex(index, fill_value=0.0)
-    t = totals.reindex(
-        pd.MultiIndex.from_product([[treatment], values]), fill_value=0.0
-    )
-    return c, t, list(values)
 
 
 def _metric_results(
@@ -226,7 +79,7 @@ def _metric_results(
         names = metric_columns(key, metric, definition.analysis.cuped.enabled)
         totals = metric_totals(cells, key, metric, cells.look_day, by)
         for variant in definition.treatments:
-            c_rows, t_rows, values = _aligned(totals, control, variant.key, by)
+            c_rows, t_rows, values = aligned_rows(totals, control, variant.key, by)
             comparison = compare_rows(metric, names, c_rows, t_rows, definition)
             for index, value in enumerate(values):
                 results.append(
@@ -392,7 +245,9 @@ def _apply_correction(
         metric = library[item.metric]
         names = metric_columns(item.metric, metric, settings.cuped.enabled)
         totals = metric_totals(cells, item.metric, metric, cells.look_day)
-        c_rows, t_rows, _ = _aligned(totals, item.control_variant, item.variant, None)
+        c_rows, t_rows, _ = aligned_rows(
+            totals, item.control_variant, item.variant, None
+        )
         comparison = compare_rows(metric, names, c_rows, t_rows, strict)
         redone = _metric_result(
             item.metric, metric, strict, item.variant, None, None, comparison, 0, cells
@@ -432,79 +287,6 @@ def _breached(
     if metric.higher_is_better:
         return upper < -margin
     return lower > margin
-
-
-def _cumulative_by_day(
-    cells: Cells, key: str, metric: Metric, variant: str
-) -> pd.DataFrame:
-    """Row ``d``: sums over users whose window is complete on look day ``d``."""
-    frame = cells.frame[cells.frame["variant"] == variant]
-    columns = ["n", *[c for c in frame.columns if c.startswith(f"{key}__")]]
-    per_day = frame.groupby("exposure_day")[columns].sum()
-    days = range(cells.look_day + 1)
-    cumulative = per_day.reindex(days, fill_value=0.0).cumsum()
-    # A user counts from the day the window closes: shift by the window.
-    shifted = cumulative.shift(maturity_offset(metric), fill_value=0.0)
-    return shifted.reset_index(drop=True)
-
-
-def _daily_points(
-    cells: Cells, definition: ExperimentDefinition, library: MetricLibrary
-) -> list[DailyPoint]:
-    """Cumulative relative effect per day for every metric and treatment.
-
-    The daily effects are not CUPED-adjusted (the chart shows the raw
-    comparison); the sequential setting applies as in the overall result.
-    """
-    points: list[DailyPoint] = []
-    control = definition.control.key
-    settings = definition.analysis
-    plain = definition.model_copy(
-        update={
-            "analysis": settings.model_copy(
-                update={"cuped": settings.cuped.model_copy(update={"enabled": False})}
-            )
-        }
-    )
-    for key in cells.metrics:
-        metric = library[key]
-        if metric.kind == "quantile":
-            continue
-        names = metric_columns(key, metric, False)
-        c_rows = _cumulative_by_day(cells, key, metric, control)
-        for variant in definition.treatments:
-            t_rows = _cumulative_by_day(cells, key, metric, variant.key)
-            effect = compare_rows(metric, names, c_rows, t_rows, plain).relative
-            points.extend(_points(key, variant.key, cells, c_rows, t_rows, effect))
-    return points
-
-
-def _points(
-    key: str,
-    variant: str,
-    cells: Cells,
-    c_rows: pd.DataFrame,
-    t_rows: pd.DataFrame,
-    effect: stats.Effect,
-) -> list[DailyPoint]:
-    points = []
-    for day in range(len(c_rows)):
-        ok = not effect.reason[day]
-        points.append(
-            DailyPoint(
-                metric=key,
-                variant=variant,
-                day=day,
-                date=(cells.start + dt.timedelta(days=day)).isoformat(),
-                control_n=int(c_rows["n"].iloc[day]),
-                treatment_n=int(t_rows["n"].iloc[day]),
-                effect=finite_or_none(effect.point_estimate[day]) if ok else None,
-                ci_lower=finite_or_none(effect.ci_lower[day]) if ok else None,
-                ci_upper=finite_or_none(effect.ci_upper[day]) if ok else None,
-                scale="relative",
-            )
-        )
-    return points
 
 
 def _versions() -> dict[str, str]:
@@ -574,7 +356,7 @@ def analyze(
         for name in definition.slices
         for item in _metric_results(cells, definition, library, name)
     ]
-    points = _daily_points(cells, definition, library) if daily else []
+    points = daily_points(cells, definition, library) if daily else []
 
     health = run_health_checks(con, definition, library, as_of, counts, cells, overall)
     verdict = decide(definition, library, overall, health, cells)

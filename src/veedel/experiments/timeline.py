@@ -1,0 +1,89 @@
+"""The effect over time: cumulative comparisons for every day of the experiment."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from veedel.experiments import stats
+from veedel.experiments.comparison import compare_rows
+from veedel.experiments.definitions import ExperimentDefinition
+from veedel.experiments.metrics import Metric, MetricLibrary
+from veedel.experiments.pipeline import Cells, maturity_offset, metric_columns
+from veedel.experiments.results import DailyPoint, finite_or_none
+
+__all__ = ["daily_points"]
+
+
+def _cumulative_by_day(
+    cells: Cells, key: str, metric: Metric, variant: str
+) -> pd.DataFrame:
+    """Row ``d``: sums over users whose window is complete on look day ``d``."""
+    frame = cells.frame[cells.frame["variant"] == variant]
+    columns = ["n", *[c for c in frame.columns if c.startswith(f"{key}__")]]
+    per_day = frame.groupby("exposure_day")[columns].sum()
+    days = range(cells.look_day + 1)
+    cumulative = per_day.reindex(days, fill_value=0.0).cumsum()
+    # A user counts from the day the window closes: shift by the window.
+    shifted = cumulative.shift(maturity_offset(metric), fill_value=0.0)
+    return shifted.reset_index(drop=True)
+
+
+def daily_points(
+    cells: Cells, definition: ExperimentDefinition, library: MetricLibrary
+) -> list[DailyPoint]:
+    """Cumulative relative effect per day for every metric and treatment.
+
+    The daily effects are not CUPED-adjusted (the chart shows the raw
+    comparison); the sequential setting applies as in the overall result.
+    """
+    points: list[DailyPoint] = []
+    control = definition.control.key
+    settings = definition.analysis
+    plain = definition.model_copy(
+        update={
+            "analysis": settings.model_copy(
+                update={"cuped": settings.cuped.model_copy(update={"enabled": False})}
+            )
+        }
+    )
+    for key in cells.metrics:
+        metric = library[key]
+        if metric.kind == "quantile":
+            continue
+        names = metric_columns(key, metric, False)
+        c_rows = _cumulative_by_day(cells, key, metric, control)
+        for variant in definition.treatments:
+            t_rows = _cumulative_by_day(cells, key, metric, variant.key)
+            effect = compare_rows(metric, names, c_rows, t_rows, plain).relative
+            points.extend(_points(key, variant.key, cells, c_rows, t_rows, effect))
+    return points
+
+
+def _points(
+    key: str,
+    variant: str,
+    cells: Cells,
+    c_rows: pd.DataFrame,
+    t_rows: pd.DataFrame,
+    effect: stats.Effect,
+) -> list[DailyPoint]:
+    points = []
+    for day in range(len(c_rows)):
+        ok = not effect.reason[day]
+        points.append(
+            DailyPoint(
+                metric=key,
+                variant=variant,
+                day=day,
+                date=(cells.start + dt.timedelta(days=day)).isoformat(),
+                control_n=int(c_rows["n"].iloc[day]),
+                treatment_n=int(t_rows["n"].iloc[day]),
+                effect=finite_or_none(effect.point_estimate[day]) if ok else None,
+                ci_lower=finite_or_none(effect.ci_lower[day]) if ok else None,
+                ci_upper=finite_or_none(effect.ci_upper[day]) if ok else None,
+                scale="relative",
+            )
+        )
+    return points
