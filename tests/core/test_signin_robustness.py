@@ -111,3 +111,14 @@ def test_passwd_takes_the_role_in_any_case() -> None:
 
     assert result.exit_code == 0, result.output
     assert "admin" in runner.invoke(cli, ["users", "list"]).output
+
+
+@pytest.mark.parametrize("name", ["", "x" * 65])
+def test_token_name_is_checked_on_the_cli(name: str) -> None:
+    """A token label outside 1..64 characters is one error line, exit 2."""
+    runner.invoke(cli, ["users", "add", "cy", "--password", "cy-password"])
+
+    result = runner.invoke(cli, ["users", "token", "cy", "--name", name])
+
+    assert result.exit_code == 2, result.output
+    assert "name must be 1 to 64 characters" in " ".join(result.output.split())

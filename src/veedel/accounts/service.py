@@ -117,6 +117,8 @@ def authenticate(engine: Engine, username: str, password: str) -> User | None:
 
 def create_token(engine: Engine, username: str, name: str = "api") -> str:
     """A new API token for the user; only its digest is stored."""
+    if not 1 <= len(name) <= 64:
+        raise InputError("name", "must be 1 to 64 characters", name[:80])
     token = "vdl_" + secrets.token_urlsafe(32)
     with session_scope(engine) as session:
         user = session.scalar(select(User).where(User.username == username))
