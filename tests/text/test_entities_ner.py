@@ -192,3 +192,10 @@ def test_one_stop_word_is_never_an_entity(recognizer: EntityRecognizer) -> None:
     ]:
         found = [e.text for e in recognizer.entities(text, language)]
         assert "Bin" not in found and "Will" not in found
+
+
+def test_an_opening_verb_is_not_an_entity(recognizer: EntityRecognizer) -> None:
+    """ "Verkaufe mein Fahrrad" does not make "Verkaufe" an organisation."""
+    found = recognizer.entities("Verkaufe mein Fahrrad in Köln, 80 Euro VB", "de")
+    assert "Verkaufe" not in [e.text for e in found]
+    assert ("Köln", "LOC") in [(e.text, e.label) for e in found]

@@ -119,3 +119,21 @@ def test_hashtags_are_not_nouns(tagger: Tagger) -> None:
 def test_other_languages_have_no_nouns(tagger: Tagger) -> None:
     """HanTa has models for German and English only."""
     assert tagger.nouns("Le marché commence demain", "fr") == []
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Verkaufe mein Fahrrad in Köln, 80 Euro VB", ["Fahrrad"]),
+        (
+            "Suche ein Zimmer ab März. Biete Hilfe im Garten.",
+            ["Zimmer", "März", "Hilfe", "Garten"],
+        ),
+        ("Polizei sperrt die Brücke", ["Polizei", "Brücke"]),
+    ],
+)
+def test_a_post_opening_with_a_verb_does_not_make_it_a_noun(
+    tagger: Tagger, text: str, expected: list[str]
+) -> None:
+    """ "Verkaufe", "Suche", "Biete" open sentences as verbs; "Polizei" stays."""
+    assert [n.lemma for n in tagger.nouns(text, "de")] == expected

@@ -101,9 +101,25 @@ class EntityRecognizer:
             return []
         docs = self.nlp.pipe(texts, batch_size=batch_size)
         return [
-            [Entity(span.text, span.label_) for span in doc.ents if _named(span)]
+            [
+                Entity(span.text, span.label_)
+                for span in doc.ents
+                if _named(span) and not self._opening_verb(span)
+            ]
             for doc in docs
         ]
+
+    def _opening_verb(self, span: Any) -> bool:
+        """A one-word span opening a sentence that is a verb in lower case.
+
+        Posts like "Verkaufe mein Rad" or "Suche WG" open with a capitalised
+        verb, which the model, trained on edited text, takes for a name.
+        """
+        if len(span) != 1:
+            return False
+        start = span.start
+        opening = start == 0 or span.doc[start - 1].text in {".", "!", "?", ":"}
+        return opening and self.tagger.verb_in_lower_case(span.text, "de")
 
     def english(self, tagged: Sequence[TaggedToken]) -> list[Entity]:
         """Untyped entities of an English text: its proper-noun runs.

@@ -131,13 +131,40 @@ class Tagger:
         return lemma
 
     def nouns_of(self, tagged: Sequence[TaggedToken], language: str) -> list[Noun]:
-        """The common nouns among tagged tokens."""
+        """The common nouns among tagged tokens.
+
+        A German post often opens with a verb and no subject ("Verkaufe mein
+        Rad", "Suche WG"); capitalised at the start, HanTa reads it as a
+        noun. A sentence's first word whose lower-case form HanTa reads as a
+        verb is therefore not counted as a noun.
+        """
         common = _COMMON.get(language, frozenset())
-        return [
-            Noun(token.text, _normal_lemma(token.text, token.lemma, language))
-            for token in tagged
-            if token.tag in common and _is_wordlike(token.text)
-        ]
+        nouns = []
+        previous_sentence = -1
+        for token in tagged:
+            opening = token.sentence != previous_sentence
+            previous_sentence = token.sentence
+            if token.tag not in common or not _is_wordlike(token.text):
+                continue
+            if opening and language == "de" and self.verb_in_lower_case(token.text):
+                continue
+            nouns.append(
+                Noun(token.text, _normal_lemma(token.text, token.lemma, language))
+            )
+        return nouns
+
+    def verb_in_lower_case(self, word: str, language: str = "de") -> bool:
+        """Whether HanTa's likeliest tag of ``word`` in lower case is a verb."""
+        if language not in _MODELS:
+            return False
+        key = (language, word.lower(), "?verb")
+        answer = self._lemmas.get(key)
+        if answer is None:
+            tags = self._model(language).tag_word(word.lower(), cutoff=0)
+            answer = "1" if tags and str(tags[0][0]).startswith("V") else "0"
+            if len(self._lemmas) < _MAX_REMEMBERED:
+                self._lemmas[key] = answer
+        return answer == "1"
 
     def proper_noun_spans(
         self, tagged: Sequence[TaggedToken], language: str
