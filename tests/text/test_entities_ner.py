@@ -199,3 +199,14 @@ def test_an_opening_verb_is_not_an_entity(recognizer: EntityRecognizer) -> None:
     found = recognizer.entities("Verkaufe mein Fahrrad in Köln, 80 Euro VB", "de")
     assert "Verkaufe" not in [e.text for e in found]
     assert ("Köln", "LOC") in [(e.text, e.label) for e in found]
+
+
+def test_a_place_opening_a_post_stays(recognizer: EntityRecognizer) -> None:
+    """ "Essen" is a verb in lower case: dropped as ORG, kept as a place (LOC)."""
+    from spacy.tokens import Span
+
+    doc = recognizer.nlp.make_doc("Essen ist heute voll.")
+    doc.ents = [Span(doc, 0, 1, label="LOC")]
+    assert not recognizer._opening_verb(doc.ents[0])
+    doc.ents = [Span(doc, 0, 1, label="ORG")]
+    assert recognizer._opening_verb(doc.ents[0])

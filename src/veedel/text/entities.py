@@ -114,8 +114,9 @@ class EntityRecognizer:
 
         Posts like "Verkaufe mein Rad" or "Suche WG" open with a capitalised
         verb, which the model, trained on edited text, takes for a name.
+        Places are kept: "Essen" opening a post is more likely the city.
         """
-        if len(span) != 1:
+        if len(span) != 1 or span.label_ == "LOC":
             return False
         start = span.start
         opening = start == 0 or span.doc[start - 1].text in {".", "!", "?", ":"}
