@@ -14,12 +14,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from veedel.errors import InputError
 from veedel.experiments import stats
 from veedel.experiments.definitions import ExperimentDefinition
 from veedel.experiments.metrics import Metric
 from veedel.experiments.pipeline import Cells, maturity_offset
 
-__all__ = ["Comparison", "aligned_rows", "compare_rows", "metric_totals"]
+__all__ = [
+    "Comparison",
+    "aligned_rows",
+    "arm_stats",
+    "compare_rows",
+    "metric_totals",
+    "planned_n",
+]
 
 
 def metric_totals(
@@ -51,7 +59,7 @@ class Comparison:
     variance_reduction: np.ndarray[Any, Any] | None
 
 
-def _stats_of(
+def arm_stats(
     metric: Metric, rows: pd.DataFrame, names: dict[str, str]
 ) -> stats.SampleStats | stats.RatioStats:
     n = rows["n"].to_numpy(float)
@@ -126,8 +134,8 @@ def compare_rows(
     both become always-valid (confidence sequences and mSPRT p-values).
     """
     settings = definition.analysis
-    control = _stats_of(metric, control_rows, names)
-    treatment = _stats_of(metric, treatment_rows, names)
+    control = arm_stats(metric, control_rows, names)
+    treatment = arm_stats(metric, treatment_rows, names)
     absolute = _compare(metric, control, treatment, settings.alpha, "absolute")
     relative = _compare(metric, control, treatment, settings.alpha, "relative")
 
@@ -147,11 +155,42 @@ def compare_rows(
 
     if settings.sequential:
         n_now = (control.n + treatment.n) / 2
+        if expected_n is None:
+            expected_n = planned_n(metric, control, definition)
         planned = n_now if expected_n is None else np.maximum(expected_n, n_now)
         planned = np.where(planned > 0, planned, 1.0)
         absolute = stats.sequential_effect(absolute, expected_n=planned)
         relative = stats.sequential_effect(relative, expected_n=planned)
     return Comparison(absolute, relative, reduction)
+
+
+def planned_n(
+    metric: Metric,
+    control: stats.SampleStats | stats.RatioStats,
+    definition: ExperimentDefinition,
+) -> np.ndarray[Any, Any] | None:
+    """Users per arm the experiment is planned for: its MDE at its power.
+
+    The confidence sequence is tuned for this size (it is narrowest there);
+    ``None`` when the control's baseline does not allow a plan yet.
+    """
+    settings = definition.analysis
+    try:
+        if isinstance(control, stats.RatioStats):
+            baseline = stats.Baseline.for_ratio(control)
+        elif metric.kind == "proportion":
+            baseline = stats.Baseline.for_proportion(control.mean)
+        else:
+            baseline = stats.Baseline.for_mean(np.sqrt(control.variance), control.mean)
+        needed = stats.sample_size_per_arm(
+            baseline, settings.mde, relative=True, alpha=settings.alpha,
+            power=settings.power,
+        )  # fmt: skip
+    except InputError:
+        return None
+    if not np.all(np.isfinite(needed)):
+        return None
+    return np.asarray(needed, dtype=np.float64)
 
 
 def aligned_rows(

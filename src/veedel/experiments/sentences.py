@@ -78,7 +78,8 @@ def metric_sentence(
 def _odds(result: MetricResult, alpha: float) -> str:
     if not result.significant:
         return (
-            "a change this small could easily be chance, so there is no clear effect."
+            "a change like this could easily be chance,"
+            " so there is no clear effect yet."
         )
     strength = "very unlikely" if (result.p_value or 1.0) < alpha / 10 else "unlikely"
     text = f"a change this large is {strength} to be chance"

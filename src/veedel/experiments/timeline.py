@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 
 from veedel.experiments import stats
-from veedel.experiments.comparison import compare_rows
+from veedel.experiments.comparison import arm_stats, compare_rows, planned_n
 from veedel.experiments.definitions import ExperimentDefinition
 from veedel.experiments.metrics import Metric, MetricLibrary
 from veedel.experiments.pipeline import Cells, maturity_offset, metric_columns
@@ -54,9 +54,16 @@ def daily_points(
             continue
         names = metric_columns(key, metric, False)
         c_rows = _cumulative_by_day(cells, key, metric, control)
+        # Tune every day's confidence sequence for the same planned size.
+        expected = None
+        if settings.sequential:
+            final = arm_stats(metric, c_rows.tail(1), names)
+            expected = planned_n(metric, final, plain)
         for variant in definition.treatments:
             t_rows = _cumulative_by_day(cells, key, metric, variant.key)
-            effect = compare_rows(metric, names, c_rows, t_rows, plain).relative
+            effect = compare_rows(
+                metric, names, c_rows, t_rows, plain, expected_n=expected
+            ).relative
             points.extend(_points(key, variant.key, cells, c_rows, t_rows, effect))
     return points
 
