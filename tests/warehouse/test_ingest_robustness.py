@@ -295,3 +295,14 @@ def test_utf8_file_declared_utf16_is_a_clear_error(con: Any, tmp_path: Path) -> 
     )
 
     _refused(con, lambda: ingest_files(con, mapping), "p.csv", "encoding", "utf-16")
+
+
+def test_duplicate_column_names_in_the_header_are_refused(
+    con: Any, tmp_path: Path
+) -> None:
+    """Two columns named title would silently keep the last; name the column."""
+    path = _reddit(
+        tmp_path, b"id,title,created_utc,title\nd1,First,1355441176,Second\n"
+    )
+
+    _refused(con, lambda: ingest_reddit(con, [path]), "line 1", "title", "once")

@@ -283,7 +283,17 @@ def _read_header(reader: Any, path: Path, line: Callable[[], int]) -> list[str]:
         raise DataError(
             "header", "must name the columns on line 1", None, where=f"{path}, line 1"
         )
-    return [name.strip() for name in header]
+    names = [name.strip() for name in header]
+    twice = sorted({name for name in names if name and names.count(name) > 1})
+    if twice:
+        raise DataError(
+            twice[0],
+            "must name a column only once in the header",
+            ", ".join(names),
+            fix="Rename or drop the repeated column.",
+            where=f"{path}, line 1",
+        )
+    return names
 
 
 def _decoded_lines(
