@@ -243,3 +243,26 @@ def test_demo_step_enriches_each_source_and_prints_the_report(
         "simulator": 1,
     }
     assert ctx.results["text"]["n_posts"] == 3
+
+
+def test_cli_train_ner_and_eval_ner(tmp_path: Path, germeval_dev: Path) -> None:
+    """train-ner writes a model and prints its scores; eval-ner scores it again."""
+    blocks = germeval_dev.read_text(encoding="utf-8").split("\n\n")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "NER-de-test.tsv").write_text("\n\n".join(blocks[:120]) + "\n")
+    (corpus / "NER-de-dev.tsv").write_text("\n\n".join(blocks[120:180]) + "\n")
+    model = tmp_path / "model"
+    command = ["text", "train-ner", str(corpus), "--output", str(model)]
+    trained = runner.invoke(cli_app, [*command, "--max-epochs", "1", "--json"])
+    assert trained.exit_code == 0, trained.output
+    scores = _json(trained.output)
+    assert scores["train_file"] == "NER-de-test.tsv"
+    assert scores["eval_file"] == "NER-de-dev.tsv" and scores["n_sentences"] == 60
+    assert (model / "NOTICE.md").is_file()
+
+    evaluated = runner.invoke(
+        cli_app, ["text", "eval-ner", str(corpus), "--model", str(model), "--json"]
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    assert _json(evaluated.output)["overall"] == scores["overall"]
