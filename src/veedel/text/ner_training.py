@@ -209,7 +209,7 @@ def _to_docbin(sentences: list[GermEvalSentence], target: Path) -> None:
     bin_.to_disk(target)
 
 
-def _training_config(seed: int, max_epochs: int, width: int) -> str:
+def _training_config(seed: int, max_epochs: int, width: int, dropout: float) -> str:
     # A CPU-sized pipeline: hashed embeddings and a small CNN, no static vectors,
     # so the model stays a few MB and trains in minutes on two cores.
     return f"""
@@ -284,7 +284,7 @@ dev_corpus = "corpora.dev"
 train_corpus = "corpora.train"
 seed = ${{system.seed}}
 gpu_allocator = ${{system.gpu_allocator}}
-dropout = 0.1
+dropout = {dropout}
 accumulate_gradient = 1
 patience = 2000
 max_epochs = {max_epochs}
@@ -340,6 +340,7 @@ def train_ner(
     max_epochs: int = 20,
     width: int = 64,
     holdout: float = 0.1,
+    dropout: float = 0.1,
 ) -> NerScores:
     """Train the German NER pipeline and write it to ``output_dir``.
 
@@ -365,6 +366,8 @@ def train_ner(
     holdout
         Share of the training sentences (drawn with ``seed``) held out to
         choose the best checkpoint.
+    dropout
+        Dropout rate while training.
 
     Returns
     -------
@@ -399,7 +402,7 @@ def train_ner(
         _to_docbin(train_sentences, work / "train.spacy")
         _to_docbin(dev_sentences, work / "dev.spacy")
         config_path = work / "config.cfg"
-        config_path.write_text(_training_config(seed, max_epochs, width))
+        config_path.write_text(_training_config(seed, max_epochs, width, dropout))
         overrides = {
             "paths.train": str(work / "train.spacy"),
             "paths.dev": str(work / "dev.spacy"),
