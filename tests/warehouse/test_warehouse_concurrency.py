@@ -122,3 +122,16 @@ def test_two_ingests_into_a_fresh_postgres_both_succeed(postgres_url: str) -> No
     con = connect(postgres_url)
     assert con.table("posts").count().execute() == 399
     assert con.table("votes").count().execute() == 1065
+
+
+def test_redact_hides_a_password_given_as_a_query_parameter() -> None:
+    """postgres://host/db?password=... must not reach logs or error messages."""
+    from veedel.warehouse.connection import redact
+
+    url = "postgres://bob@127.0.0.1:9/db?sslmode=disable&password=s3cret"
+
+    shown = redact(url)
+
+    assert "s3cret" not in shown
+    assert "sslmode=disable" in shown and "password=***" in shown
+    assert "s3cret" not in redact("postgres://bob:s3cret@127.0.0.1:9/db")

@@ -17,14 +17,22 @@ __all__ = ["connect", "redact"]
 
 log = logging.getLogger(__name__)
 
+_SECRET_PARAM = re.compile(r"((?:^|&)(?:password|passwd|pwd)=)[^&]*", re.IGNORECASE)
+
 
 def redact(url: str) -> str:
     """The URL with any password replaced by ``***``, for logs and messages."""
     parts = urlsplit(url)
+    if not parts.password and not _SECRET_PARAM.search(parts.query):
+        return url
     if parts.password:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return parts._replace(netloc=netloc).geturl()
-    return url
+        parts = parts._replace(netloc=netloc)
+    if parts.query:
+        # libpq also takes the password as a query parameter.
+        query = _SECRET_PARAM.sub(r"\1***", parts.query)
+        parts = parts._replace(query=query)
+    return parts.geturl()
 
 
 def _open_duckdb(path: str) -> Any:
