@@ -224,3 +224,25 @@ def test_report_input_errors(features_only: Any) -> None:
         top_terms(features_only, "verbs")  # type: ignore[arg-type]
     with pytest.raises(DataError, match="posts must exist"):
         build_report(ibis.duckdb.connect())
+
+
+def test_one_failing_post_does_not_stop_the_batch(
+    warehouse: Any, analyzer: TextAnalyzer
+) -> None:
+    """The failing post is written without features; the others are analysed."""
+    import copy
+
+    fragile = copy.copy(analyzer)
+    original = analyzer.analyze_many
+
+    def analyze_many(texts: Any, progress: Any = None) -> Any:
+        if any(text == "Hallo" for text in texts):
+            raise RuntimeError("a model broke on this post")
+        return original(texts, progress)
+
+    fragile.analyze_many = analyze_many  # type: ignore[method-assign]
+    result = enrich_posts(warehouse, analyzer=fragile)
+    assert (result.n_enriched, result.n_failed) == (6, 1)
+    features = _features(warehouse).set_index("post_id")
+    assert features.loc["p4", "language"] == "unknown"
+    assert features.loc["p1", "language"] == "de"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from veedel.errors import InputError
@@ -86,7 +87,7 @@ class TextAnalysis:
         return table
 
 
-def default_label_model_path(settings: TextSettings) -> Any:
+def default_label_model_path(settings: TextSettings) -> Path:
     """Where train-labels writes the classifier unless settings say otherwise."""
     from veedel.settings import get_settings
 

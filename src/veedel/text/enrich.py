@@ -134,8 +134,11 @@ def _row(post_id: str, result: TextAnalysis, now: datetime) -> dict[str, Any]:
 def _analyze_isolated(
     analyzer: TextAnalyzer, texts: list[object]
 ) -> tuple[list[TextAnalysis], int]:
-    """Analyse a batch; if it fails, analyse post by post so one bad post
-    cannot stop the others."""
+    """Analyse a batch, or post by post if the batch fails.
+
+    One bad post must not stop the others; a post that still fails is counted
+    and written without features.
+    """
     try:
         return analyzer.analyze_many(texts), 0
     except Exception:
