@@ -210,3 +210,11 @@ def test_a_place_opening_a_post_stays(recognizer: EntityRecognizer) -> None:
     assert not recognizer._opening_verb(doc.ents[0])
     doc.ents = [Span(doc, 0, 1, label="ORG")]
     assert recognizer._opening_verb(doc.ents[0])
+
+
+def test_entities_stop_at_sentence_ends(recognizer: EntityRecognizer) -> None:
+    """No entity carries punctuation at its ends or runs into the next sentence."""
+    for text in ["der neue Ramen-Laden: Geheimtipp!", "Geheimtipp! Richtig gut"]:
+        for entity in recognizer.entities(text, "de"):
+            assert entity.text[-1].isalnum() and entity.text[0].isalnum()
+            assert "!" not in entity.text
