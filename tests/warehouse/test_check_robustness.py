@@ -74,7 +74,7 @@ def test_check_reports_a_view_that_cannot_be_read(tmp_path: Path) -> None:
     result = runner.invoke(warehouse_app, ["check", "-w", url, "--format", "json"])
 
     assert result.exit_code == 1, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     posts = [v for v in report["violations"] if v["table"] == "posts"]
     assert [v["code"] for v in posts] == ["missing_table"]
     assert "cannot be read" in posts[0]["message"]
@@ -87,7 +87,7 @@ def test_summary_marks_a_view_that_cannot_be_read(tmp_path: Path) -> None:
     result = runner.invoke(warehouse_app, ["summary", "-w", url, "--format", "json"])
 
     assert result.exit_code == 0, result.output
-    tables = {t["name"]: t for t in json.loads(result.output)["tables"]}
+    tables = {t["name"]: t for t in json.loads(result.stdout)["tables"]}
     assert tables["posts"]["present"] is False
 
 
