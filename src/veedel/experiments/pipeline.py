@@ -238,39 +238,57 @@ def _flag(rows: Any, aggregation: Aggregation) -> Any:
     return condition.ifelse(value, ibis.null("float64"))
 
 
-def _stacked_rows(con: Any, by_source: dict[str, list[ValueItem]]) -> Any:
-    """Every source's rows as ``unit_id, ts`` and one contribution per value.
+def _flag_key(source: str, aggregation: Aggregation) -> tuple[Any, ...]:
+    """Rows' contributions that are the same whatever the metric (shared)."""
+    kind = "flag" if aggregation.aggregate in ("count", "any") else aggregation.column
+    conditions = tuple((c.column, c.op, repr(c.value)) for c in aggregation.filter)
+    return (source, kind, conditions)
 
-    A row carries its contributions to the values of its own source and nulls
-    for the others, so all sources stack into one table: one join with the
-    units and one group-by then serve every metric.
+
+def _stacked_rows(
+    con: Any, by_source: dict[str, list[ValueItem]]
+) -> tuple[Any, dict[str, str]]:
+    """Every source's rows as ``unit_id, ts`` and one contribution per flag.
+
+    Metrics that count the same rows share one flag column. A row carries the
+    flags of its own source and nulls for the others, so all sources stack
+    into one table: one join with the units and one group-by then serve every
+    metric. Returns the table and, per value name, its flag column.
     """
-    names = [name for items in by_source.values() for name, _, _ in items]
+    flags: dict[tuple[Any, ...], str] = {}
+    flag_of: dict[str, str] = {}
+    for source, items in by_source.items():
+        for name, aggregation, _ in items:
+            key = _flag_key(source, aggregation)
+            flag_of[name] = flags.setdefault(key, f"flag_{len(flags)}")
     parts = []
     for source, items in by_source.items():
         rows = source_rows(con, source)
-        own = {name: _flag(rows, aggregation) for name, aggregation, _ in items}
+        own = {
+            flag_of[name]: _flag(rows, aggregation) for name, aggregation, _ in items
+        }
         parts.append(
             rows.select(
                 # Nullability differs between sources; the union needs one type.
                 unit_id=rows.unit_id.cast("string"),
                 ts=rows.ts.cast("timestamp"),
                 **{
-                    name: own.get(name, ibis.null("float64")).cast("float64")
-                    for name in names
+                    flag: own.get(flag, ibis.null("float64")).cast("float64")
+                    for flag in flags.values()
                 },
             )
         )
-    return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+    stacked = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+    return stacked, flag_of
 
 
 def _windowed(
-    joined: Any, name: str, aggregation: Aggregation, lower: int, upper: int | None
+    joined: Any, flag: str, aggregation: Aggregation, lower: int, upper: int | None
 ) -> Any:
     inside = joined.rel_day >= lower
     if upper is not None:
         inside = inside & (joined.rel_day < upper)
-    value = joined[name]
+    value = joined[flag]
     if aggregation.aggregate in ("count", "sum"):
         return inside.ifelse(value, 0.0).sum()
     if aggregation.aggregate == "any":
@@ -291,7 +309,8 @@ def per_user_table(
     zero too. ``units`` replaces the experiment's units (planning uses users
     active in a recent period). ``<name>__pre`` holds the same value over the
     pre-period (``cuped.pre_period_days`` before day 0), which CUPED and the
-    balance check use.
+    balance check use. Identical values of different metrics (the same rows,
+    aggregate and window) are computed once.
     """
     if units is None:
         units, _ = units_expression(con, definition, as_of)
@@ -299,7 +318,7 @@ def per_user_table(
     pre_days = definition.analysis.cuped.pre_period_days
     by_source = _value_items(metrics)
 
-    stacked = _stacked_rows(con, by_source)
+    stacked, flag_of = _stacked_rows(con, by_source)
     keyed = units.select(u_id=units.unit_id, day0=units.day0)
     joined = stacked.join(keyed, stacked.unit_id == keyed.u_id)
     joined = joined.filter(
@@ -310,19 +329,28 @@ def per_user_table(
         rel_day=joined.ts.date().delta(joined.day0.date(), unit="day")
     )
 
+    computed: dict[tuple[Any, ...], str] = {}
     aggregates: dict[str, Any] = {}
+    alias: dict[str, str] = {}
     for items in by_source.values():
         for name, aggregation, metric in items:
-            window = metric.window
-            aggregates[name] = _windowed(
-                joined, name, aggregation, window.start_day, window.end_day
-            )
-            aggregates[f"{name}__pre"] = _windowed(
-                joined, name, aggregation, -pre_days, 0
-            )
+            windows = {
+                name: (metric.window.start_day, metric.window.end_day),
+                f"{name}__pre": (-pre_days, 0),
+            }
+            for value_name, (lower, upper) in windows.items():
+                key = (flag_of[name], aggregation.aggregate, lower, upper)
+                if key not in computed:
+                    computed[key] = value_name
+                    aggregates[value_name] = _windowed(
+                        joined, flag_of[name], aggregation, lower, upper
+                    )
+                alias[value_name] = computed[key]
     per_user = joined.group_by(v_id=joined.u_id).aggregate(**aggregates)
     table = units.left_join(per_user, units.unit_id == per_user.v_id).drop("v_id")
-    return table.mutate(**{name: table[name].fill_null(0.0) for name in aggregates})
+    return table.mutate(
+        **{name: table[source].fill_null(0.0) for name, source in alias.items()}
+    )
 
 
 def _capped(column: Any, cap: float | None) -> Any:
