@@ -122,3 +122,19 @@ def test_token_name_is_checked_on_the_cli(name: str) -> None:
 
     assert result.exit_code == 2, result.output
     assert "name must be 1 to 64 characters" in " ".join(result.output.split())
+
+
+def test_only_the_exact_public_paths_skip_sign_in(client: TestClient) -> None:
+    """/health is public; /health-report or /login-audit would not be."""
+    app = client.app
+
+    def secret() -> dict[str, str]:
+        return {"secret": "yes"}
+
+    for path in ("/health-report", "/healthz", "/login-audit", "/favicon.ico.json"):
+        app.add_api_route(path, secret)  # type: ignore[attr-defined]
+
+    for path in ("/health-report", "/healthz", "/login-audit", "/favicon.ico.json"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 303, path
+    assert client.get("/health").status_code == 200

@@ -35,7 +35,8 @@ __all__ = [
 
 SESSION_COOKIE = "veedel_session"
 SESSION_MAX_AGE = 12 * 3600
-PUBLIC_PREFIXES = ("/health", "/login", "/static/", "/favicon.ico")
+PUBLIC_PATHS = frozenset({"/health", "/login", "/favicon.ico"})
+PUBLIC_PREFIXES = ("/static/",)
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -148,7 +149,8 @@ def make_auth_middleware(
         elif session:
             user = _user_from_session(engine, session)
         request.state.user = user
-        if path.startswith(PUBLIC_PREFIXES) or path == "/login":
+        # Exact paths, so a later route such as /health-report is not public.
+        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             return await call_next(request)
         if user is None:
             if path.startswith("/api/"):
