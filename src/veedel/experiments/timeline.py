@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 
 from veedel.experiments import stats
@@ -36,7 +38,8 @@ def daily_points(
     """Cumulative relative effect per day for every metric and treatment.
 
     The daily effects are not CUPED-adjusted (the chart shows the raw
-    comparison); the sequential setting applies as in the overall result.
+    comparison). With sequential testing on, each day shows the running
+    intersection of the confidence sequences so far.
     """
     points: list[DailyPoint] = []
     control = definition.control.key
@@ -64,8 +67,26 @@ def daily_points(
             effect = compare_rows(
                 metric, names, c_rows, t_rows, plain, expected_n=expected
             ).relative
+            if settings.sequential:
+                effect = _intersected(effect)
             points.extend(_points(key, variant.key, cells, c_rows, t_rows, effect))
     return points
+
+
+def _intersected(effect: stats.Effect) -> stats.Effect:
+    """Running intersection of daily confidence sequences (still valid).
+
+    Each day's sequence covers the effect on every day at once, so their
+    intersection up to a day does too, and it never widens.
+    """
+    ok = effect.ok
+    lower = np.where(ok, effect.ci_lower, np.nan)
+    upper = np.where(ok, effect.ci_upper, np.nan)
+    return replace(
+        effect,
+        ci_lower=np.where(ok, np.fmax.accumulate(lower), effect.ci_lower),
+        ci_upper=np.where(ok, np.fmin.accumulate(upper), effect.ci_upper),
+    )
 
 
 def _points(
