@@ -159,3 +159,25 @@ def test_quantile_metric_compares_medians(
     assert item.control_value == float(np.quantile(values["control"], 0.5))
     assert item.treatment_value == float(np.quantile(values["treatment"], 0.5))
     assert item.control_n == len(values["control"])
+
+
+def test_sequential_chart_intervals_never_widen(
+    tiny_duckdb: Any, tiny_definition: ExperimentDefinition
+) -> None:
+    """With sequential testing the daily intervals are running intersections."""
+    settings = tiny_definition.analysis.model_copy(update={"sequential": True})
+    definition = tiny_definition.model_copy(update={"analysis": settings})
+    result = analyze(tiny_duckdb, definition, starter_metrics(), AS_OF)
+    points = [
+        p
+        for p in result.daily
+        if p.metric == "sessions_per_user" and p.ci_lower is not None
+    ]
+    assert len(points) > 2
+    for before, after in zip(points, points[1:], strict=False):
+        assert after.ci_lower is not None and after.ci_upper is not None
+        assert before.ci_lower is not None and before.ci_upper is not None
+        assert after.ci_lower >= before.ci_lower
+        assert after.ci_upper <= before.ci_upper
+    overall = next(m for m in result.metrics if m.metric == "sessions_per_user")
+    assert overall.sentence.count("always-valid interval") == 1
