@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Any
 
 import numpy as np
@@ -174,7 +175,7 @@ def test_sequential_chart_intervals_never_widen(
         if p.metric == "sessions_per_user" and p.ci_lower is not None
     ]
     assert len(points) > 2
-    for before, after in zip(points, points[1:], strict=False):
+    for before, after in itertools.pairwise(points):
         assert after.ci_lower is not None and after.ci_upper is not None
         assert before.ci_lower is not None and before.ci_upper is not None
         assert after.ci_lower >= before.ci_lower
