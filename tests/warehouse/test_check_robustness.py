@@ -144,3 +144,27 @@ def test_summary_table_shows_names_whole_in_an_80_column_terminal(
     assert "…" not in text
     assert "truth_retention_driver" in text
     assert "stackexchange:quantumcomputing" in "".join(text.split())
+
+
+@pytest.mark.postgres
+def test_uuid_keys_on_postgres_still_give_examples(postgres_url: str) -> None:
+    """A uuid user_id (a wrong type) must not stop the value rules' examples."""
+    import psycopg
+
+    with psycopg.connect(postgres_url.replace("postgres://", "postgresql://")) as pg:
+        pg.execute(
+            """
+            CREATE TABLE users (user_id uuid, created_at timestamp,
+                                latitude double precision, longitude double precision);
+            INSERT INTO users VALUES
+                ('00000000-0000-0000-0000-000000000001', '2999-01-01', 95, 0);
+            """
+        )
+
+    report = check_warehouse(connect(postgres_url))
+
+    codes = {v.code for v in report.violations if v.table == "users"}
+    assert {"wrong_type", "future_timestamp", "coordinate_out_of_range"} <= codes
+    future = report.find("future_timestamp", "users")[0]
+    assert future.examples[0]["user_id"] == "00000000-0000-0000-0000-000000000001"
+    assert not [s for s in report.skipped if "engine failed" in s]

@@ -205,12 +205,9 @@ class _Checker:
         try:
             records: list[dict[str, Any]] = rows.to_pyarrow().to_pylist()
         except Exception:  # engines and drivers raise their own types
-            # A timestamp Python cannot hold ('infinity', year 10000) only
-            # comes back as text; show every time column as the engine writes it.
-            as_text = [
-                expr[c].cast("string").name(c) if expr[c].type().is_timestamp() else c
-                for c in columns
-            ]
+            # Some values cannot come back as Python objects ('infinity' or year
+            # 10000 timestamps, PostgreSQL uuids in Arrow): show them as text.
+            as_text = [expr[c].cast("string").name(c) for c in columns]
             rows = expr.select(*as_text).order_by(columns).limit(MAX_EXAMPLES)
             records = rows.to_pyarrow().to_pylist()
         return [{k: _json_safe(v) for k, v in r.items()} for r in records]
