@@ -37,8 +37,21 @@ def work_queue(
     With ``start`` (a multiprocessing barrier) every process begins at once;
     with ``results`` (a multiprocessing queue) the item ids are put there.
     """
+    try:
+        taken = _work(url, name, n_threads, start)
+    except Exception as exc:  # report to the parent instead of dying silently
+        if results is not None:
+            results.put(f"{name}: {type(exc).__name__}: {exc}")
+        raise
+    if results is not None:
+        results.put(taken)
+    return taken
+
+
+def _work(url: str, name: str, n_threads: int, start: Any) -> list[int]:
     engine = get_engine(url)
     queue = ReviewQueue(engine, second_review_share=0.0)
+    errors: list[BaseException] = []
     barrier = threading.Barrier(n_threads)
     taken: list[int] = []
     lock = threading.Lock()
@@ -46,10 +59,13 @@ def work_queue(
     def reviewer(number: int) -> None:
         me = f"{name}-t{number}"
         barrier.wait()
-        while (claim := queue.claim(me)) is not None:
-            queue.decide(claim.item_id, me, "approve", "fine", token=claim.token)
-            with lock:
-                taken.append(claim.item_id)
+        try:
+            while (claim := queue.claim(me)) is not None:
+                queue.decide(claim.item_id, me, "approve", "fine", token=claim.token)
+                with lock:
+                    taken.append(claim.item_id)
+        except BaseException as exc:
+            errors.append(exc)
 
     threads = [threading.Thread(target=reviewer, args=(n,)) for n in range(n_threads)]
     if start is not None:
@@ -59,8 +75,8 @@ def work_queue(
     for thread in threads:
         thread.join()
     engine.dispose()
-    if results is not None:
-        results.put(taken)
+    if errors:
+        raise errors[0]
     return taken
 
 

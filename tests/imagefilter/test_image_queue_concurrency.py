@@ -27,7 +27,9 @@ N_THREADS = 4
 def _run_reviewers(engine: Engine, url: str) -> None:
     items = fill(ReviewQueue(engine), N_ITEMS)
 
-    context = multiprocessing.get_context("fork")
+    # Spawn, not fork: a forked copy of a busy test worker can inherit a lock
+    # held by one of its threads (database pools, model runtimes) and hang.
+    context = multiprocessing.get_context("spawn")
     start = context.Barrier(N_PROCESSES)
     outbox = context.Queue()
     processes = [
@@ -38,7 +40,9 @@ def _run_reviewers(engine: Engine, url: str) -> None:
     ]
     for process in processes:
         process.start()
-    results = [outbox.get(timeout=120) for _ in processes]
+    results = [outbox.get(timeout=600) for _ in processes]
+    failures = [result for result in results if isinstance(result, str)]
+    assert failures == []
     for process in processes:
         process.join(timeout=30)
     taken = [item for result in results for item in result]
