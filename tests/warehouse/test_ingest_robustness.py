@@ -306,3 +306,30 @@ def test_duplicate_column_names_in_the_header_are_refused(
     )
 
     _refused(con, lambda: ingest_reddit(con, [path]), "line 1", "title", "once")
+
+
+def test_parquet_text_that_is_not_utf8_is_a_row_error(con: Any, tmp_path: Path) -> None:
+    """A Parquet string column with invalid UTF-8 (a surrogate's bytes) names the
+    row and column, and only that row is rejected with --skip-bad-rows."""
+    raw = pa.array([b"ok1", b"\xed\xa0\x80", b"ok3"], pa.binary())
+    ids = pa.Array.from_buffers(pa.string(), len(raw), raw.buffers())
+    table = pa.table(
+        {
+            "id": ids,
+            "ts": ["2020-01-01"] * 3,
+            "score": [1, 2, 3],
+            "text": ["a", "b", "c"],
+        }
+    )
+    pq.write_table(table, tmp_path / "p.parquet")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(MAPPING.replace("p.csv", "p.parquet"), encoding="utf-8")
+
+    _refused(con, lambda: ingest_files(con, mapping), "row 2", "id", "UTF-8")
+
+    summary = ingest_files(con, mapping, skip_bad_rows=True)
+    assert summary.rejected == 1
+    assert sorted(con.table("posts").post_id.to_pyarrow().to_pylist()) == [
+        "ok1",
+        "ok3",
+    ]

@@ -438,11 +438,34 @@ def _parquet_records(
     size = path.stat().st_size
     number = 0
     for batch in parquet.iter_batches(batch_size=10_000, columns=needed):
-        for values in batch.to_pylist():
+        for values in _batch_rows(batch):
             number += 1
             yield f"row {number}", values
         if progress is not None:
             progress(size * batch.num_rows // total)
+
+
+def _batch_rows(batch: pa.RecordBatch) -> list[dict[str, Any] | RowProblem]:
+    """The rows of a batch; a row with text that is not UTF-8 is a RowProblem."""
+    try:
+        rows: list[dict[str, Any] | RowProblem] = list(batch.to_pylist())
+        return rows
+    except UnicodeDecodeError:
+        pass
+
+    # Parquet writers do not always check UTF-8; find the bad rows one by one.
+    rows = []
+    for index in range(batch.num_rows):
+        values: dict[str, Any] = {}
+        try:
+            for name in batch.column_names:
+                values[name] = batch.column(name)[index].as_py()
+        except UnicodeDecodeError as exc:
+            raw = exc.object[exc.start : exc.start + 4]
+            rows.append(RowProblem(name, "must be UTF-8 text", raw))
+            continue
+        rows.append(values)
+    return rows
 
 
 def _convert(
