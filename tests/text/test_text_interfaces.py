@@ -266,3 +266,13 @@ def test_cli_train_ner_and_eval_ner(tmp_path: Path, germeval_dev: Path) -> None:
     )
     assert evaluated.exit_code == 0, evaluated.output
     assert _json(evaluated.output)["overall"] == scores["overall"]
+
+
+@pytest.mark.parametrize(
+    "command", ["analyze", "enrich", "report", "train-labels", "train-ner", "eval-ner"]
+)
+def test_every_text_command_has_help_with_an_example(command: str) -> None:
+    """`veedel text COMMAND --help` shows an example."""
+    result = runner.invoke(cli_app, ["text", command, "--help"])
+    assert result.exit_code == 0
+    assert "Example: veedel text" in result.output
