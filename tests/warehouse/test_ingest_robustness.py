@@ -333,3 +333,24 @@ def test_parquet_text_that_is_not_utf8_is_a_row_error(con: Any, tmp_path: Path) 
         "ok1",
         "ok3",
     ]
+
+
+def test_parquet_timestamp_beyond_year_9999_is_a_row_error(
+    con: Any, tmp_path: Path
+) -> None:
+    """A Parquet timestamp Python cannot hold names its row and column."""
+    table = pa.table(
+        {
+            "id": ["t1", "t2"],
+            "ts": pa.array([0, 2**62], pa.timestamp("us")),
+            "score": [1, 2],
+            "text": ["a", "b"],
+        }
+    )
+    pq.write_table(table, tmp_path / "p.parquet")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(MAPPING.replace("p.csv", "p.parquet"), encoding="utf-8")
+
+    _refused(con, lambda: ingest_files(con, mapping), "row 2", "ts", "9999")
+
+    assert ingest_files(con, mapping, skip_bad_rows=True).rejected == 1

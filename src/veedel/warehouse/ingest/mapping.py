@@ -450,22 +450,41 @@ def _batch_rows(batch: pa.RecordBatch) -> list[dict[str, Any] | RowProblem]:
     try:
         rows: list[dict[str, Any] | RowProblem] = list(batch.to_pylist())
         return rows
-    except UnicodeDecodeError:
+    except (UnicodeDecodeError, OverflowError, ValueError):
         pass
 
-    # Parquet writers do not always check UTF-8; find the bad rows one by one.
+    # Parquet writers do not always check UTF-8, and a timestamp may lie past
+    # year 9999; find the rows Python cannot hold one by one.
     rows = []
     for index in range(batch.num_rows):
-        values: dict[str, Any] = {}
         try:
-            for name in batch.column_names:
-                values[name] = batch.column(name)[index].as_py()
+            rows.append(_batch_row(batch, index))
+        except _Unreadable as problem:
+            rows.append(problem.problem)
+    return rows
+
+
+class _Unreadable(Exception):
+    def __init__(self, problem: RowProblem) -> None:
+        self.problem = problem
+
+
+def _batch_row(batch: pa.RecordBatch, index: int) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in batch.column_names:
+        scalar = batch.column(name)[index]
+        try:
+            values[name] = scalar.as_py()
         except UnicodeDecodeError as exc:
             raw = exc.object[exc.start : exc.start + 4]
-            rows.append(RowProblem(name, "must be UTF-8 text", raw))
-            continue
-        rows.append(values)
-    return rows
+            raise _Unreadable(RowProblem(name, "must be UTF-8 text", raw)) from None
+        except (OverflowError, ValueError):
+            # Show the stored number: the value itself cannot be converted.
+            shown = f"{getattr(scalar, 'value', '?')} ({scalar.type})"
+            raise _Unreadable(
+                RowProblem(name, "must lie between years 1 and 9999", shown)
+            ) from None
+    return values
 
 
 def _convert(
