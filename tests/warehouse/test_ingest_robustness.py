@@ -354,3 +354,19 @@ def test_parquet_timestamp_beyond_year_9999_is_a_row_error(
     _refused(con, lambda: ingest_files(con, mapping), "row 2", "ts", "9999")
 
     assert ingest_files(con, mapping, skip_bad_rows=True).rejected == 1
+
+
+def test_dump_file_with_another_root_element_is_refused(
+    con: Any, tmp_path: Path
+) -> None:
+    """Comments saved as Votes.xml (root <comments>) is named, not loaded as 0 votes."""
+    dump = dump_copy(tmp_path)
+    (dump / "Votes.xml").write_bytes((dump / "Comments.xml").read_bytes())
+
+    _refused(
+        con,
+        lambda: ingest_stackexchange(con, dump, site="conlang"),
+        "Votes.xml",
+        "<votes>",
+        "<comments>",
+    )

@@ -102,12 +102,13 @@ def _wide_encoding(path: Path) -> str | None:
 
 
 def iter_xml_rows(
-    path: Path, progress: Progress | None = None
+    path: Path, progress: Progress | None = None, root_tag: str | None = None
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield ``(row_number, attributes)`` for every ``<row>`` of a dump file.
 
     Rows are numbered from 1 in file order. Parsed elements are cleared as
     soon as they are yielded, so memory stays flat whatever the file size.
+    With ``root_tag`` the document's root element must have that name.
     """
     _check_not_empty(path)
     with path.open("rb") as raw:
@@ -117,7 +118,9 @@ def iter_xml_rows(
         try:
             for event, element in events:
                 if event == "start":
-                    root = element if root is None else root
+                    if root is None:
+                        root = element
+                        _check_root(path, element.tag, root_tag)
                     continue
                 if element.tag != "row":
                     continue
@@ -128,6 +131,17 @@ def iter_xml_rows(
                     root.clear()
         except ET.ParseError as exc:
             raise _xml_error(path, exc) from None
+
+
+def _check_root(path: Path, tag: str, expected: str | None) -> None:
+    if expected is not None and tag != expected:
+        raise DataError(
+            "XML",
+            f"must have the root element <{expected}> of a Stack Exchange {path.name}",
+            f"<{tag}>",
+            fix="Check that the file is the dump file its name says.",
+            where=f"{path}, line 1",
+        )
 
 
 def _xml_error(path: Path, exc: ET.ParseError) -> DataError:

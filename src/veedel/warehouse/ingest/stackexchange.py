@@ -211,7 +211,7 @@ class _Dump:
         """Convert every row of one dump file and queue it on ``run``."""
         convert = self._converters()[path.name]
         log.debug("Reading %s", path)
-        for number, attributes in iter_xml_rows(path, progress):
+        for number, attributes in iter_xml_rows(path, progress, path.stem.lower()):
             try:
                 for table, row in convert(attributes, run):
                     run.add(table, row)
