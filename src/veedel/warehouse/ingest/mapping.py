@@ -592,7 +592,9 @@ def _parse_text(text: str, column: str, ts_format: str) -> datetime:
             return datetime.fromisoformat(text)
         return datetime.strptime(text, ts_format)
     except ValueError:
-        shown = "an ISO 8601 timestamp" if ts_format == "iso" else repr(ts_format)
-        raise RowProblem(
-            column, f"must be a timestamp in the format {shown}", text
-        ) from None
+        rule = (
+            "must be an ISO 8601 timestamp such as 2026-05-01T12:30:00"
+            if ts_format == "iso"
+            else f"must be a timestamp in the format {ts_format!r}"
+        )
+        raise RowProblem(column, rule, text) from None
