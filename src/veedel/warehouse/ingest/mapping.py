@@ -593,7 +593,7 @@ def _parse_text(text: str, column: str, ts_format: str) -> datetime:
         return datetime.strptime(text, ts_format)
     except ValueError:
         rule = (
-            "must be an ISO 8601 timestamp such as 2026-05-01T12:30:00"
+            "must be a timestamp in ISO 8601 form such as 2026-05-01T12:30:00"
             if ts_format == "iso"
             else f"must be a timestamp in the format {ts_format!r}"
         )
