@@ -26,7 +26,11 @@ from veedel.experiments.definitions import ExperimentDefinition, load_experiment
 from veedel.experiments.metrics import MetricLibrary, load_metrics
 from veedel.experiments.planning import PlanResult, plan_from_history
 from veedel.experiments.results import ExperimentResult
-from veedel.experiments.store import DefinitionRecord, ResultRecord, save_definition
+from veedel.experiments.store import (
+    DefinitionRecord,
+    ResultRecord,
+    create_definition,
+)
 from veedel.store import session_scope
 from veedel.warehouse import connect
 from veedel.web.components import format_value
@@ -214,16 +218,7 @@ def create_experiment(
     app: FastAPI, definition: ExperimentDefinition, username: str
 ) -> None:
     """Store a new experiment; an existing key is an InputError (nothing replaced)."""
-    with session_scope(app.state.store) as session:
-        exists = session.get(DefinitionRecord, definition.key) is not None
-    if exists:
-        raise InputError(
-            "key",
-            "must not be used by another experiment",
-            definition.key,
-            fix="Choose another key; keys identify experiments in the warehouse.",
-        )
-    save_definition(app.state.store, definition)
+    create_definition(app.state.store, definition)
     log.info("%s created experiment %s", username, definition.key)
 
 

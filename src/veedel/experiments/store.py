@@ -19,11 +19,12 @@ import json
 import logging
 
 import yaml
-from sqlalchemy import DateTime, Integer, String, Text, select
+from sqlalchemy import DateTime, Integer, String, Text, insert, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from veedel.errors import NotFoundError
+from veedel.errors import InputError, NotFoundError
 from veedel.experiments.definitions import ExperimentDefinition, load_experiment_text
 from veedel.experiments.results import ExperimentResult
 from veedel.store import Base, session_scope
@@ -31,6 +32,7 @@ from veedel.store import Base, session_scope
 __all__ = [
     "DefinitionRecord",
     "ResultRecord",
+    "create_definition",
     "latest_result",
     "list_definitions",
     "list_results",
@@ -72,9 +74,45 @@ class ResultRecord(Base):
     payload: Mapped[str] = mapped_column(Text)
 
 
+def _yaml(definition: ExperimentDefinition) -> str:
+    return yaml.safe_dump(definition.model_dump(mode="json"), sort_keys=False)
+
+
+def create_definition(engine: Engine, definition: ExperimentDefinition) -> None:
+    """Store a new definition; InputError if ``definition.key`` is already used.
+
+    The key is the table's primary key, so the database itself refuses the
+    second of two creates racing for one key: nothing is ever replaced.
+    """
+    now = _now()
+    row = {
+        "key": definition.key,
+        "name": definition.name,
+        "owner": definition.owner,
+        "yaml_text": _yaml(definition),
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        with session_scope(engine) as session:
+            session.execute(insert(DefinitionRecord).values(**row))
+    except IntegrityError:
+        raise InputError(
+            "key",
+            "must not be used by another experiment",
+            definition.key,
+            fix="Choose another key; keys identify experiments in the warehouse.",
+        ) from None
+    log.info("Created experiment definition %s", definition.key)
+
+
 def save_definition(engine: Engine, definition: ExperimentDefinition) -> None:
-    """Insert or replace the stored definition of ``definition.key``."""
-    text = yaml.safe_dump(definition.model_dump(mode="json"), sort_keys=False)
+    """Insert or replace the stored definition of ``definition.key``.
+
+    For re-saving a definition from its YAML file; a new experiment from a form
+    or the API goes through :func:`create_definition`, which never replaces.
+    """
+    text = _yaml(definition)
     with session_scope(engine) as session:
         record = session.get(DefinitionRecord, definition.key)
         if record is None:
