@@ -138,3 +138,23 @@ def test_only_the_exact_public_paths_skip_sign_in(client: TestClient) -> None:
         response = client.get(path, follow_redirects=False)
         assert response.status_code == 303, path
     assert client.get("/health").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"username": "ada"},
+        {"password": "ada-password"},
+        {"username": "a" * 100, "password": "ada-password"},
+        {"username": "ada", "password": "p" * 300},
+    ],
+)
+def test_incomplete_sign_in_form_shows_the_form_again(
+    client: TestClient, form: dict[str, str]
+) -> None:
+    """A browser gets the sign-in page with a message, never a JSON 422."""
+    response = client.post("/login", data=form, follow_redirects=False)
+
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Wrong user name or password." in response.text

@@ -38,12 +38,15 @@ def login_form(request: Request, next: str = "/") -> HTMLResponse:
 @router.post("/login", response_model=None)
 def login(
     request: Request,
-    username: Annotated[str, Form(max_length=64)],
-    password: Annotated[str, Form(max_length=256)],
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     """Check the password and set the session cookie."""
-    user = authenticate(request.app.state.store, username, password)
+    # A missing or over-long field is a failed sign-in, shown on the form.
+    user = None
+    if 0 < len(username) <= 64 and 0 < len(password) <= 256:
+        user = authenticate(request.app.state.store, username, password)
     if user is None:
         return render(
             request,
