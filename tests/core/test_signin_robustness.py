@@ -158,3 +158,17 @@ def test_incomplete_sign_in_form_shows_the_form_again(
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("text/html")
     assert "Wrong user name or password." in response.text
+
+
+@pytest.mark.parametrize("token", ["é", "токен", "\U0001f600"])
+def test_non_ascii_csrf_token_is_refused_not_a_crash(
+    client: TestClient, token: str
+) -> None:
+    """hmac.compare_digest rejects non-ASCII str; the answer must still be 403."""
+    _sign_in(client)
+
+    response = client.post(
+        "/logout", data={"csrf_token": token}, follow_redirects=False
+    )
+
+    assert response.status_code == 403

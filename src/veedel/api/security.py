@@ -103,7 +103,7 @@ def _user_from_session(engine: Engine, session: dict[str, Any]) -> CurrentUser |
         if user is None or not user.active:
             return None
         sent = str(session.get("pwd", ""))
-        if not hmac.compare_digest(sent, _password_fingerprint(user)):
+        if not hmac.compare_digest(sent.encode(), _password_fingerprint(user).encode()):
             return None
         return CurrentUser(user.id, user.username, user.role)
 
@@ -165,7 +165,10 @@ def make_auth_middleware(
         if request.method in UNSAFE_METHODS and not user.via_token:
             sent = request.headers.get("x-csrf-token") or await _form_csrf(request)
             expected = str((session or {}).get("csrf", ""))
-            if not expected or not hmac.compare_digest(sent, expected):
+            # Compare bytes: compare_digest refuses non-ASCII str outright.
+            if not expected or not hmac.compare_digest(
+                sent.encode(), expected.encode()
+            ):
                 return JSONResponse(
                     {"detail": "The CSRF token is missing or wrong; reload the page."},
                     status_code=403,
