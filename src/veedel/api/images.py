@@ -30,6 +30,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message
 
 from veedel.api.security import CurrentUser, require_role
@@ -44,6 +45,15 @@ from veedel.imagefilter import (
     queue_stats,
 )
 from veedel.imagefilter.queue import ClaimConflict
+
+#: Media type stored and served for each decoded format.
+MEDIA_TYPES = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+}
 
 __all__ = ["router"]
 
@@ -162,6 +172,15 @@ async def classify(
         form = await _limited(request, limit + _FRAMING).form(max_files=1, max_fields=4)
     except _BodyTooLarge:
         return _error(413, "too_large", f"The upload exceeds {limit} bytes.")
+    except StarletteHTTPException as exc:
+        # Starlette turns any multipart parser failure into a bare 400.
+        return _error(
+            400,
+            "bad_multipart",
+            f"The body is not valid multipart/form-data ({exc.detail}). Send the "
+            "image as the multipart field 'file' with a filename under 1,000 "
+            "characters and at most 4 fields.",
+        )
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         return _error(422, "no_file", "Send the image as the multipart field 'file'.")
@@ -170,11 +189,10 @@ async def classify(
         return _error(413, "too_large", f"The upload exceeds {limit} bytes.")
     surface = str(form.get("surface") or image_filter.settings.default_surface)
     ref = str(form.get("ref") or upload.filename or "upload")
-    media_type = upload.content_type or "application/octet-stream"
     try:
         # Decoding and the model are CPU work: off the event loop.
         decided = await run_in_threadpool(
-            _classify, image_filter, content, surface, ref, media_type
+            _classify, image_filter, content, surface, ref
         )
     except ImageDecodeError as exc:
         return _error(422, exc.code, str(exc))
@@ -189,7 +207,6 @@ def _classify(
     content: bytes,
     surface: str,
     ref: str,
-    media_type: str,
 ) -> ClassifyOut:
     settings = image_filter.settings
     policy = settings.policy()
@@ -198,8 +215,10 @@ def _classify(
     classifier = image_filter.model()
     score = float(classifier.score([image])[0])
     verdict = policy.decide(score, surface, classifier.model_version)
+    # The stored type is the decoded format's, never the client's claim: it
+    # is served back to reviewers, and "text/html" there would be stored XSS.
     submission = image_filter.queue.submit(
-        verdict, content, ref=ref, media_type=media_type
+        verdict, content, ref=ref, media_type=MEDIA_TYPES[image.format]
     )
     return ClassifyOut(
         score=verdict.score,
@@ -294,8 +313,16 @@ def review_image(item_id: int, image_filter: Filter, user: Reviewer) -> Response
         content, media_type = image_filter.queue.image(item_id)
     except NotFoundError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
+    if media_type not in MEDIA_TYPES.values():
+        media_type = "application/octet-stream"  # stored before types were checked
     return Response(
-        content, media_type=media_type, headers={"Cache-Control": "no-store"}
+        content,
+        media_type=media_type,
+        headers={
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
     )
 
 

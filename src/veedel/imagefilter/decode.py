@@ -153,8 +153,13 @@ def _open_header(data: bytes, limits: DecodeLimits) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError:
-        raise ImageDecodeError("pixel_limit", "over Pillow's limit") from None
+    except Image.DecompressionBombError as exc:
+        # Pillow's message holds the declared size: "Image size (N pixels) ...".
+        raise ImageDecodeError(
+            "pixel_limit",
+            str(exc),
+            fix=f"Images may have at most {limits.max_pixels} pixels.",
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise ImageDecodeError("not_an_image", _head(data)) from None
 

@@ -1,0 +1,134 @@
+"""Hostile uploads and review misuse through the HTTP API."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from image_samples import PHOTOS
+from PIL import Image
+
+from veedel.accounts import create_token
+
+
+def _bearer(app: FastAPI, name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {create_token(app.state.store, name, 'test')}"}
+
+
+def _png_declaring(width: int, height: int) -> bytes:
+    """A tiny PNG whose header declares ``width`` x ``height`` pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00" * 64)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", pixels)
+        + chunk(b"IEND", b"")
+    )
+
+
+def _gif_with_frames(n_frames: int) -> bytes:
+    frames = [Image.new("P", (4, 4), color=i % 256) for i in range(n_frames)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    return buffer.getvalue()
+
+
+def _post(
+    client: TestClient,
+    app: FastAPI,
+    data: bytes,
+    *,
+    field: str = "file",
+    filename: str = "photo.png",
+) -> tuple[int, dict[str, object]]:
+    response = client.post(
+        "/api/v1/images:classify",
+        files={field: (filename, data, "image/png")},
+        headers=_bearer(app, "vera"),
+    )
+    return response.status_code, response.json()
+
+
+def test_png_declaring_100k_by_100k_is_a_pixel_limit(
+    app: FastAPI, client: TestClient
+) -> None:
+    """A 10^10-pixel header is refused from the header, as 422 pixel_limit."""
+    status, body = _post(client, app, _png_declaring(100_000, 100_000))
+
+    assert (status, body["code"]) == (422, "pixel_limit")
+    assert "10000000000 pixels" in str(body["detail"])
+
+
+def test_gif_with_10000_frames_is_scored_from_a_sample(
+    app: FastAPI, client: TestClient
+) -> None:
+    """10,000 frames: a few sampled frames scored, 200."""
+    status, body = _post(client, app, _gif_with_frames(10_000), filename="a.gif")
+
+    assert status == 200, body
+    assert 1 <= int(str(body["frames"])) <= 8
+
+
+def test_wrong_field_name_is_no_file(app: FastAPI, client: TestClient) -> None:
+    """A file under another field name is 422 no_file naming the field."""
+    status, body = _post(client, app, PHOTOS["rocket"].read_bytes(), field="image")
+
+    assert (status, body["code"]) == (422, "no_file")
+    assert "'file'" in str(body["detail"])
+
+
+@pytest.mark.parametrize(
+    "filename", ["x" * 1_000 + ".jpg", "Köln 🚀 фото.jpg", "../../etc/passwd"]
+)
+def test_odd_filenames_are_classified(
+    app: FastAPI, client: TestClient, filename: str
+) -> None:
+    """Huge, unicode and traversal filenames neither crash nor leak."""
+    status, body = _post(client, app, PHOTOS["rocket"].read_bytes(), filename=filename)
+
+    assert status == 200, body
+
+
+def test_review_image_type_comes_from_the_bytes_not_the_client(
+    app: FastAPI, client: TestClient
+) -> None:
+    """An upload labelled text/html (or with a 200-character type) is served
+    back to reviewers as the image/jpeg it decodes as, never as HTML."""
+    ed = _bearer(app, "ed")
+    for media_type in ("text/html", "image/" + "x" * 200):
+        uploaded = client.post(
+            "/api/v1/images:classify",
+            files={"file": ("a.jpg", PHOTOS["rocket"].read_bytes(), media_type)},
+            headers=_bearer(app, "vera"),
+        )
+        assert uploaded.status_code == 200, uploaded.text
+
+    claim = client.get("/api/v1/review/next", headers=ed).json()
+    image = client.get(claim["image_url"], headers=ed)
+
+    assert image.headers["content-type"] == "image/jpeg"
+    assert image.headers["x-content-type-options"] == "nosniff"
+
+
+def test_unparsable_multipart_is_a_400_with_a_sentence(
+    app: FastAPI, client: TestClient
+) -> None:
+    """A 10,000-character filename overflows the multipart parser: 400
+    bad_multipart naming the form, not a bare 'Invalid multipart data.'"""
+    status, body = _post(
+        client, app, PHOTOS["rocket"].read_bytes(), filename="x" * 10_000 + ".jpg"
+    )
+
+    assert (status, body["code"]) == (400, "bad_multipart")
+    assert "multipart/form-data" in str(body["detail"])
+    assert "'file'" in str(body["detail"])
