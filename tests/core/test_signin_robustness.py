@@ -172,3 +172,19 @@ def test_non_ascii_csrf_token_is_refused_not_a_crash(
     )
 
     assert response.status_code == 403
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("username", ["ada\x00", "a" * 70, "ada'; --"])
+def test_odd_user_names_fail_sign_in_on_postgres(
+    postgres_url: str, username: str
+) -> None:
+    """PostgreSQL refuses NUL in a query; such a name is a failed sign-in."""
+    from veedel.accounts import authenticate
+    from veedel.api.state import open_store
+
+    engine = open_store(postgres_url)
+    add_user(engine, "ada", "ada-password", "admin")
+
+    assert authenticate(engine, username, "ada-password") is None
+    assert authenticate(engine, "ada", "ada-password") is not None
