@@ -63,7 +63,7 @@ class Settings(BaseSettings):
         # An empty VEEDEL_DATA_DIR would silently put every file in the cwd.
         if isinstance(value, str) and not value.strip():
             raise ValueError("must name a folder, not be empty")
-        return value
+        return Path(value).expanduser() if isinstance(value, str | Path) else value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -98,3 +98,13 @@ def test_out_of_range_settings_are_refused(
 
     assert caught.value.field == field
     assert repr(value) in str(caught.value)
+
+
+def test_data_dir_with_a_tilde_means_the_home_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """~/veedel-data is under $HOME, not a folder named '~' in the working dir."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("VEEDEL_DATA_DIR", "~/veedel-data")
+
+    assert get_settings().data_dir == tmp_path / "veedel-data"

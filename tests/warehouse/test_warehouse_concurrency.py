@@ -135,3 +135,28 @@ def test_redact_hides_a_password_given_as_a_query_parameter() -> None:
     assert "s3cret" not in shown
     assert "sslmode=disable" in shown and "password=***" in shown
     assert "s3cret" not in redact("postgres://bob:s3cret@127.0.0.1:9/db")
+
+
+def test_duckdb_url_with_a_tilde_opens_under_home(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """duckdb://~/w.duckdb is a file in $HOME; no folder named '~' appears."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+
+    connect("duckdb://~/w.duckdb").disconnect()
+
+    assert (tmp_path / "home" / "w.duckdb").is_file()
+    assert not (tmp_path / "~").exists()
+
+
+def test_check_finds_a_warehouse_named_with_a_tilde(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`warehouse check -w duckdb://~/w.duckdb` opens the file in $HOME."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    ingest_stackexchange(connect("duckdb://~/w.duckdb"), CONLANG)
+
+    result = runner.invoke(app, ["warehouse", "check", "-w", "duckdb://~/w.duckdb"])
+
+    assert result.exit_code == 0, result.output

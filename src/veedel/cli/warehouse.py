@@ -62,7 +62,7 @@ def open_warehouse(url: str | None = None) -> Any:
     url = get_settings(warehouse_url=url).resolved_warehouse_url()
     if url.startswith("duckdb://"):
         path = url[len("duckdb://") :]
-        if path and path != ":memory:" and not Path(path).exists():
+        if path and path != ":memory:" and not Path(path).expanduser().exists():
             raise NotFoundError(
                 f"There is no warehouse at {path}. Build one with `veedel demo` "
                 "or `veedel ingest ...`, or pass --warehouse URL."

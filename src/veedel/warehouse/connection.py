@@ -92,6 +92,7 @@ def connect(url: str | None = None) -> Any:
     if scheme == "duckdb":
         path = url[len("duckdb://") :]
         if path and path != ":memory:":
+            path = str(Path(path).expanduser())
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             log.info("Opening DuckDB warehouse %s", path)
             return _open_duckdb(path)
