@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from veedel.cli.demo import DemoContext
     from veedel.experiments.definitions import ExperimentDefinition
     from veedel.experiments.metrics import MetricLibrary
+    from veedel.experiments.results import Verdict
 
 __all__ = ["app", "demo_step"]
 
@@ -330,6 +331,18 @@ def _real_data(archive: Archive, path: Path | None, alpha: float) -> Any:
     return real_data.analyze_upworthy(real_data.load_upworthy(path), alpha)
 
 
+def summary_row(key: str, verdict: Verdict) -> tuple[str, str, str]:
+    """One line of a summary table: key, verdict label, and why.
+
+    The why is the verdict's sentence and the sentence of the metric that
+    decided it (the verdict lists that one first).
+    """
+    why = verdict.sentence
+    if verdict.reasons and verdict.reasons[0] not in why:
+        why += "\n" + verdict.reasons[0]
+    return key, verdict.label, why
+
+
 def demo_step(ctx: DemoContext) -> None:
     """Analyse the simulated experiments and the full ASOS and Upworthy sets."""
     import veedel.experiments.store  # noqa: F401  (declares the tables)
@@ -344,7 +357,7 @@ def demo_step(ctx: DemoContext) -> None:
     out.mkdir(parents=True, exist_ok=True)
     definitions = example_experiments()
     summary = Table(title="Simulated experiments", title_justify="left")
-    for name in ("experiment", "verdict", "primary metric"):
+    for name in ("experiment", "verdict", "why"):
         summary.add_column(name)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Analysing experiments", total=len(definitions) + 2)
@@ -353,8 +366,7 @@ def demo_step(ctx: DemoContext) -> None:
             save_definition(ctx.store, definition)
             save_result(ctx.store, result)
             (out / f"{key}.html").write_text(result.to_html(), encoding="utf-8")
-            first = next(m for m in result.metrics if m.role == "primary")
-            summary.add_row(key, result.verdict.label, first.sentence)
+            summary.add_row(*summary_row(key, result.verdict))
             progress.advance(task)
         asos = _real_data(Archive.asos, None, 0.05)
         progress.advance(task)

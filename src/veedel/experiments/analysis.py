@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from veedel.errors import DataError
 from veedel.experiments import stats
 from veedel.experiments.comparison import (
     Comparison,
@@ -27,7 +28,7 @@ from veedel.experiments.comparison import (
 )
 from veedel.experiments.definitions import ExperimentDefinition
 from veedel.experiments.health import run_health_checks
-from veedel.experiments.metrics import Metric, MetricLibrary, load_metrics
+from veedel.experiments.metrics import SOURCES, Metric, MetricLibrary, load_metrics
 from veedel.experiments.pipeline import (
     Cells,
     UnitCounts,
@@ -47,6 +48,27 @@ from veedel.experiments.verdict import decide
 __all__ = ["analyze", "default_as_of"]
 
 log = logging.getLogger(__name__)
+
+
+def _check_tables(
+    con: Any, definition: ExperimentDefinition, library: MetricLibrary
+) -> None:
+    """Raise a DataError naming the tables the analysis reads that are missing."""
+    needed = {"events", "users", definition.assignment.source}
+    for key in definition.metrics.all_keys:
+        for aggregation in library[key].aggregations:
+            source = SOURCES[aggregation.source]
+            needed.add(source.table)
+            if source.join is not None:
+                needed.add("posts")
+    missing = sorted(needed - set(con.list_tables()))
+    if missing:
+        raise DataError(
+            "warehouse",
+            "must hold the tables the experiment reads",
+            f"missing {', '.join(missing)}",
+            fix="Load data first (veedel simulate, or veedel ingest).",
+        )
 
 
 def default_as_of(con: Any, definition: ExperimentDefinition) -> dt.date:
@@ -336,6 +358,7 @@ def analyze(
     """
     library = library or load_metrics()
     definition.check_metrics(library)
+    _check_tables(con, definition, library)
     as_of = as_of or default_as_of(con, definition)
     if as_of < definition.start:
         from veedel.errors import InputError

@@ -74,7 +74,7 @@ class Variant(_Strict):
     """One arm: its key, its share of traffic (any positive weight) and role."""
 
     key: str = Field(pattern=_KEY, max_length=64)
-    weight: float = Field(default=1.0, gt=0)
+    weight: float = Field(default=1.0, gt=0, allow_inf_nan=False)
     control: bool = False
     description: str = ""
 
@@ -175,9 +175,10 @@ class ExperimentDefinition(_Strict):
     """An experiment, as read from one YAML file."""
 
     key: str = Field(pattern=_KEY, max_length=64)
-    name: str = Field(min_length=1)
+    # Name and owner fit the store's 200-character columns.
+    name: str = Field(min_length=1, max_length=200)
     hypothesis: str = ""
-    owner: str = ""
+    owner: str = Field(default="", max_length=200)
     variants: tuple[Variant, ...] = Field(min_length=2)
     assignment: Assignment = Assignment()
     start: dt.date

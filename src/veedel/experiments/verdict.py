@@ -152,6 +152,22 @@ def decide(
     return _decide_on_primary(definition, library, primary, cells)
 
 
+def _named(item: MetricResult, definition: ExperimentDefinition) -> str:
+    # With several treatments, say which one moved the metric.
+    if len(definition.variants) > 2:
+        return f"{item.name} (variant {item.variant})"
+    return item.name
+
+
+def _leading(
+    deciding: list[MetricResult], primary: list[MetricResult]
+) -> tuple[str, ...]:
+    # The sentences of the metrics that decided come first, so a reader sees
+    # why next to the verdict, not an unrelated "no clear effect".
+    rest = [item for item in primary if item not in deciding]
+    return tuple(item.sentence for item in (*deciding, *rest))
+
+
 def _decide_on_primary(
     definition: ExperimentDefinition,
     library: MetricLibrary,
@@ -165,14 +181,15 @@ def _decide_on_primary(
     if len(better) >= wanted and not worse:
         return Verdict(
             "ship",
-            f"Ship: {better[0].name} improved and no guardrail was hurt.",
-            sentences,
+            f"Ship: {_named(better[0], definition)} improved and no guardrail"
+            " was hurt.",
+            _leading(better, primary),
         )
     if worse:
         return Verdict(
             "dont_ship",
-            f"Don't ship: {worse[0].name} got worse.",
-            sentences,
+            f"Don't ship: {_named(worse[0], definition)} got worse.",
+            _leading(worse, primary),
             "Keep the control.",
         )
     days = [days_to_power(definition, library, item, cells) for item in primary]

@@ -1,0 +1,153 @@
+"""Hostile and confusing inputs: definitions, verdict wording, CLI output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from community import EXPERIMENT_YAML
+
+from veedel.errors import ConfigError, DataError
+from veedel.experiments.definitions import example_experiments, load_experiment_text
+from veedel.experiments.metrics import starter_metrics
+from veedel.experiments.results import MetricResult
+from veedel.experiments.verdict import decide
+
+
+def _primary(metric: str, name: str, outcome: str, sentence: str) -> MetricResult:
+    return MetricResult(
+        metric=metric,
+        name=name,
+        kind="mean",
+        role="primary",
+        direction="increase",
+        variant="treatment",
+        control_variant="control",
+        slice_name=None,
+        slice_value=None,
+        control_n=1000,
+        treatment_n=1000,
+        control_value=1.0,
+        treatment_value=1.1 if outcome == "better" else 1.0,
+        absolute_effect=0.1,
+        absolute_ci_lower=0.05,
+        absolute_ci_upper=0.15,
+        relative_effect=0.1,
+        relative_ci_lower=0.05,
+        relative_ci_upper=0.15,
+        p_value=0.001 if outcome == "better" else 0.6,
+        significant=outcome == "better",
+        outcome=cast(Any, outcome),
+        method="welch",
+        sentence=sentence,
+    )
+
+
+FIRST = "Posts per user: no clear effect (95% interval -1% to +2%)."
+SECOND = "Day-7 retention rose by 2.0% (95% interval +0.4% to +3.8%)."
+
+
+def test_ship_on_second_primary_leads_with_the_metric_that_drove_it() -> None:
+    """Ship because of the second primary: its sentence comes first, not 'no effect'."""
+    definition = example_experiments()["feed_ranking_v2"]
+    overall = [
+        _primary("posts_per_user", "Posts per user", "none", FIRST),
+        _primary("day7_retention", "Day-7 retention", "better", SECOND),
+    ]
+    verdict = decide(definition, starter_metrics(), overall, [], cast(Any, None))
+
+    assert verdict.decision == "ship"
+    assert "Day-7 retention" in verdict.sentence
+    assert verdict.reasons == (SECOND, FIRST)
+
+
+def test_demo_summary_row_names_the_metric_behind_the_verdict() -> None:
+    """The demo table's row pairs 'Ship' with the deciding metric's sentence."""
+    from veedel.cli.experiments import summary_row
+
+    definition = example_experiments()["feed_ranking_v2"]
+    overall = [
+        _primary("posts_per_user", "Posts per user", "none", FIRST),
+        _primary("day7_retention", "Day-7 retention", "better", SECOND),
+    ]
+    verdict = decide(definition, starter_metrics(), overall, [], cast(Any, None))
+    key, label, why = summary_row("feed_ranking_v2", verdict)
+
+    assert (key, label) == ("feed_ranking_v2", "Ship")
+    assert why.startswith(verdict.sentence)
+    assert SECOND in why
+    assert FIRST not in why
+
+
+def _feed_yaml(**changes: Any) -> str:
+    import yaml
+
+    data = example_experiments()["feed_ranking_v2"].model_dump(mode="json")
+    data.update(changes)
+    return yaml.safe_dump(data)
+
+
+@pytest.mark.parametrize("weight", [float("inf"), float("nan")])
+def test_experiment_refuses_a_weight_that_is_not_finite(weight: float) -> None:
+    """An infinite weight would turn every share into NaN; it is refused."""
+    variants = [
+        {"key": "control", "weight": weight, "control": True},
+        {"key": "treatment", "weight": 1.0},
+    ]
+    with pytest.raises(ConfigError, match=r"variants\.0\.weight"):
+        load_experiment_text(_feed_yaml(variants=variants))
+
+
+@pytest.mark.parametrize("field", ["name", "owner"])
+def test_experiment_text_fields_fit_the_store_columns(field: str) -> None:
+    """Name and owner longer than the store's 200 characters are refused on load.
+
+    PostgreSQL refuses a longer value with a database error at save time.
+    """
+    load_experiment_text(_feed_yaml(**{field: "x" * 200}))
+    with pytest.raises(ConfigError, match=field):
+        load_experiment_text(_feed_yaml(**{field: "x" * 201}))
+
+
+@pytest.fixture
+def empty_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data folder whose DuckDB warehouse holds no tables at all."""
+    from veedel.warehouse import connect
+
+    data = tmp_path / "veedel-data"
+    (data / "experiments").mkdir(parents=True)
+    (data / "experiments" / "tiny.yaml").write_text(EXPERIMENT_YAML, "utf-8")
+    con = connect(f"duckdb://{data / 'warehouse.duckdb'}")
+    con.disconnect()
+    monkeypatch.setenv("VEEDEL_DATA_DIR", str(data))
+    return data
+
+
+def test_analyze_on_an_empty_warehouse_names_the_missing_tables() -> None:
+    """No canonical tables: a DataError naming them, not an Ibis TableNotFound."""
+    from veedel.experiments.analysis import analyze
+    from veedel.warehouse import connect
+
+    con = connect("duckdb://")
+    with pytest.raises(DataError, match="events") as caught:
+        analyze(con, load_experiment_text(EXPERIMENT_YAML), starter_metrics())
+    assert "exposures" in str(caught.value)
+
+
+@pytest.mark.parametrize("output_format", ["table", "json", "csv", "html"])
+def test_cli_analyze_on_an_empty_warehouse_is_a_message(
+    empty_warehouse: Path, output_format: str
+) -> None:
+    """Every --format: exit code 2 and a sentence, never a traceback."""
+    from typer.testing import CliRunner
+
+    from veedel.cli.main import app
+
+    outcome = CliRunner().invoke(
+        app,
+        ["experiments", "analyze", "tiny_test", "-f", output_format, "--no-save"],
+    )
+    assert outcome.exit_code == 2, outcome.output
+    assert "Traceback" not in outcome.output
+    assert "warehouse" in outcome.output
