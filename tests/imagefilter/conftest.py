@@ -46,17 +46,6 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-#: Chromium flags for headless runs here (no sandbox, no network chatter).
-CHROMIUM_ARGS_IMAGES = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 USERS = {"vera": "viewer", "ed": "editor", "eve": "editor", "ada": "admin"}
 
 
@@ -90,17 +79,3 @@ def client(app: FastAPI) -> Iterator[TestClient]:
     """An anonymous HTTPS test client (the session cookie is Secure)."""
     with TestClient(app, base_url="https://testserver") as test_client:
         yield test_client
-
-
-def sign_in(client: TestClient, name: str) -> str:
-    """Sign ``name`` in with the login form; the session's CSRF token."""
-    response = client.post(
-        "/login",
-        data={"username": name, "password": f"{name}-password", "next": "/"},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
-    page = client.get("/")
-    marker = 'name="csrf-token" content="'
-    start = page.text.index(marker) + len(marker)
-    return page.text[start : page.text.index('"', start)]

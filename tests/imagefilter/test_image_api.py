@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from image_review_helpers import sign_in
 from image_samples import PHOTOS, jpeg_bytes
 
-from conftest import sign_in
 from veedel.accounts import create_token
 
 

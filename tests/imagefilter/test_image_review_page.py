@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+from image_review_helpers import CHROMIUM_ARGS_IMAGES
 from image_samples import PHOTOS
 from sqlalchemy import select
 
-from conftest import CHROMIUM_ARGS_IMAGES
 from veedel.imagefilter import Policy
 from veedel.imagefilter.settings import load_settings
 from veedel.imagefilter.tables import ReviewDecision

@@ -132,3 +132,25 @@ def test_unparsable_multipart_is_a_400_with_a_sentence(
     assert (status, body["code"]) == (400, "bad_multipart")
     assert "multipart/form-data" in str(body["detail"])
     assert "'file'" in str(body["detail"])
+
+
+def test_decision_with_a_lone_surrogate_is_a_422(
+    app: FastAPI, client: TestClient
+) -> None:
+    """A reason holding a lone surrogate escape is refused with 422, not 500."""
+    ed = _bearer(app, "ed")
+    client.post(
+        "/api/v1/images:classify",
+        files={"file": ("a.jpg", PHOTOS["rocket"].read_bytes(), "image/jpeg")},
+        headers=_bearer(app, "vera"),
+    )
+    claim = client.get("/api/v1/review/next", headers=ed).json()
+
+    response = client.post(
+        f"/api/v1/review/{claim['item_id']}/decision",
+        content=b'{"verdict": "approve", "reason": "ok \\ud800"}',
+        headers=ed | {"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "reason"]

@@ -33,6 +33,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message
 
+from veedel.api.ascii_errors import AsciiErrorRoute
 from veedel.api.security import CurrentUser, require_role
 from veedel.errors import InputError, NotFoundError
 from veedel.imagefilter import (
@@ -59,7 +60,7 @@ __all__ = ["router"]
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/v1", tags=["images"])
+router = APIRouter(prefix="/api/v1", tags=["images"], route_class=AsciiErrorRoute)
 
 _CHUNK = 1 << 16
 # Multipart framing around the file: a generous allowance over max_bytes.

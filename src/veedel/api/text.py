@@ -8,12 +8,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
+from veedel.api.ascii_errors import AsciiErrorRoute
 from veedel.api.security import CurrentUser, require_role
 from veedel.errors import InputError
 
 __all__ = ["analyze_texts", "router", "shared_analyzer"]
 
-router = APIRouter(prefix="/api/v1", tags=["text"])
+router = APIRouter(prefix="/api/v1", tags=["text"], route_class=AsciiErrorRoute)
 
 MAX_BATCH = 1000
 MAX_TEXT_CHARS = 100_000
