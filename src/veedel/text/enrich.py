@@ -8,8 +8,10 @@ touches new posts, so it can run on a schedule.
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +34,11 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 FEATURES_TABLE = "post_text_features"
+
+# PostgreSQL advisory lock key of enrichment runs ("veedel:t" as an integer).
+_ADVISORY_KEY = 0x76656564656C3A74
+# DuckDB admits one process per file; within that process, one run at a time.
+_IN_PROCESS = threading.Lock()
 
 FEATURES_SCHEMA = ibis.schema(
     {
@@ -118,6 +125,46 @@ def _new_posts(con: Any, sources: Sequence[str] | None = None) -> Any:
     )
 
 
+def _busy(con: Any) -> DataError:
+    return DataError(
+        "warehouse",
+        "takes one enrichment run at a time, and another veedel text enrich is"
+        " running on it",
+        con.name,
+        fix="Wait for that run to finish and start this one again; it will pick"
+        " up every post still without features. Nothing was written.",
+    )
+
+
+@contextmanager
+def _one_run_at_a_time(con: Any) -> Iterator[None]:
+    """Hold the warehouse's enrichment lock for one run, or fail at once.
+
+    Two runs that overlap would both find the same posts without features and
+    write them twice. PostgreSQL gets a session advisory lock (other processes
+    and connections); DuckDB needs only a lock in this process, since DuckDB
+    refuses a second process on the same file. Other engines are not guarded.
+    """
+    if con.name == "postgres":
+        cursor = con.raw_sql(f"SELECT pg_try_advisory_lock({_ADVISORY_KEY})")
+        (locked,) = cursor.fetchone()
+        cursor.close()
+        if not locked:
+            raise _busy(con)
+        try:
+            yield
+        finally:
+            con.raw_sql(f"SELECT pg_advisory_unlock({_ADVISORY_KEY})").close()
+        return
+
+    if not _IN_PROCESS.acquire(blocking=False):
+        raise _busy(con)
+    try:
+        yield
+    finally:
+        _IN_PROCESS.release()
+
+
 def _row(post_id: str, result: TextAnalysis, now: datetime) -> dict[str, Any]:
     return {
         "post_id": post_id,
@@ -198,6 +245,25 @@ def enrich_posts(
     if limit is not None and limit < 0:
         raise DataError("limit", "must be zero or more", limit)
 
+    with _one_run_at_a_time(con):
+        done, failed, n_already = _enrich_locked(
+            con, analyzer, size, limit, sources, progress
+        )
+
+    seconds = time.perf_counter() - start
+    logger.info("enriched %d posts in %.1f s", done, seconds)
+    return EnrichResult(done, failed, n_already, seconds)
+
+
+def _enrich_locked(
+    con: Any,
+    analyzer: TextAnalyzer,
+    size: int,
+    limit: int | None,
+    sources: Sequence[str] | None,
+    progress: Progress | None,
+) -> tuple[int, int, int]:
+    """(enriched, failed, done before); the caller holds the run lock."""
     n_already = int(features_table(con).count().execute())
     total = int(_new_posts(con, sources).count().execute())
     if limit is not None:
@@ -222,7 +288,4 @@ def enrich_posts(
         failed += n_bad
         if progress is not None:
             progress(done, total)
-
-    seconds = time.perf_counter() - start
-    logger.info("enriched %d posts in %.1f s", done, seconds)
-    return EnrichResult(done, failed, n_already, seconds)
+    return done, failed, n_already
