@@ -215,6 +215,12 @@ def train_labels_command(
     table.add_row("[bold]macro-F1[/]", f"[bold]{scores.macro_f1:.3f}[/]")
     console.print(table)
     console.print(f"Saved the classifier to {target}.")
+    unseen = sorted(set(taxonomy.ids) - set(labels))
+    if unseen:
+        console.print(
+            f"It knows {len(set(labels))} of the taxonomy's {len(taxonomy.ids)}"
+            f" labels: posts will never be labelled {', '.join(unseen)}."
+        )
 
 
 CorpusArgument = Annotated[

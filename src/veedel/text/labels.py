@@ -249,21 +249,30 @@ def read_labelled_csv(
     known = set(taxonomy.ids)
     texts: list[str] = []
     labels: list[str] = []
-    for line, row in enumerate(reader, start=2):
-        text = clean_text(row.get("text")).strip()
-        label = (row.get("label") or "").strip()
-        if not text:
-            continue
-        if label not in known:
-            raise DataError(
-                "label",
-                f"must be one of {sorted(known)}",
-                label,
-                where=f"{path}:{line}",
-                fix="Fix the label or add it to the taxonomy.",
-            )
-        texts.append(text)
-        labels.append(label)
+    try:
+        for row in reader:
+            text = clean_text(row.get("text")).strip()
+            label = (row.get("label") or "").strip()
+            if not text:
+                continue
+            if label not in known:
+                raise DataError(
+                    "label",
+                    f"must be one of {sorted(known)}",
+                    label,
+                    where=f"{path}:{reader.line_num}",
+                    fix="Fix the label or add it to the taxonomy.",
+                )
+            texts.append(text)
+            labels.append(label)
+    except csv.Error as exc:
+        raise DataError(
+            "text",
+            f"must be a CSV field Python's csv module can read ({exc})",
+            f"line {reader.line_num}",
+            where=str(path),
+            fix="Shorten the field to under 131,072 characters or fix its quotes.",
+        ) from None
     return texts, labels
 
 
@@ -334,11 +343,14 @@ class Labeler:
     def _choose_mode(self) -> Mode:
         if self.model_path is not None and self.model_path.is_file():
             model, _ = LabelClassifier.load(self.model_path)
-            if set(model.classes_) == set(self.taxonomy.ids):
+            # A classifier trained on some of the labels is still the user's
+            # choice; one with labels outside the taxonomy is stale.
+            if set(model.classes_) <= set(self.taxonomy.ids):
                 self._model = model
                 return "trained"
             logger.warning(
-                "label classifier %s has labels %s, taxonomy has %s; ignoring it",
+                "label classifier %s has labels %s outside the taxonomy's %s;"
+                " ignoring it",
                 self.model_path,
                 model.classes_,
                 self.taxonomy.ids,
