@@ -8,7 +8,7 @@ from typing import Any, cast
 import pytest
 from community import EXPERIMENT_YAML
 
-from veedel.errors import ConfigError, DataError
+from veedel.errors import ConfigError, DataError, InputError
 from veedel.experiments.definitions import example_experiments, load_experiment_text
 from veedel.experiments.metrics import starter_metrics
 from veedel.experiments.results import MetricResult
@@ -151,3 +151,70 @@ def test_cli_analyze_on_an_empty_warehouse_is_a_message(
     assert outcome.exit_code == 2, outcome.output
     assert "Traceback" not in outcome.output
     assert "warehouse" in outcome.output
+
+
+@pytest.mark.parametrize(
+    ("field", "changes"),
+    [
+        ("mde", {"mde": 1e308}),
+        ("mde", {"mde": float("inf")}),
+        ("alpha", {"alpha": 1.0}),
+        ("alpha", {"alpha": 0.0}),
+        ("power", {"power": 1.0}),
+        ("weights", {"weights": (float("inf"), 1.0)}),
+        ("weights", {"weights": (float("nan"), 1.0)}),
+        ("lookback_days", {"lookback_days": 100_000_000}),
+    ],
+)
+def test_plan_refuses_absurd_inputs_naming_the_field(
+    tiny_duckdb: Any, field: str, changes: dict[str, Any]
+) -> None:
+    """Absurd planner inputs are InputErrors, not 'not enough history' or a crash."""
+    from veedel.experiments.planning import plan_from_history
+
+    arguments: dict[str, Any] = {"mde": 0.05, **changes}
+    mde = arguments.pop("mde")
+    with pytest.raises(InputError) as caught:
+        plan_from_history(tiny_duckdb, "posting_rate", mde, **arguments)
+    assert caught.value.field == field
+
+
+def test_cli_plan_refuses_an_unknown_format(empty_warehouse: Path) -> None:
+    """`plan -f xml` is refused, not answered as a table."""
+    from typer.testing import CliRunner
+
+    from veedel.cli.main import app
+
+    outcome = CliRunner().invoke(
+        app, ["experiments", "plan", "-m", "posting_rate", "-f", "xml"]
+    )
+    assert outcome.exit_code == 2
+    assert "xml" in outcome.output
+
+
+def test_cli_list_shows_the_latest_stored_verdict(
+    empty_warehouse: Path, tiny_duckdb: Any
+) -> None:
+    """`list` tells a product manager where each experiment stands."""
+    from dataclasses import replace
+
+    from typer.testing import CliRunner
+
+    from veedel.cli.main import app
+    from veedel.experiments.analysis import analyze
+    from veedel.experiments.results import Verdict
+    from veedel.experiments.store import save_result
+    from veedel.store import get_engine, init_store
+
+    definition = load_experiment_text(EXPERIMENT_YAML)
+    result = analyze(tiny_duckdb, definition, starter_metrics(), daily=False)
+    shipped = replace(result, verdict=Verdict("ship", "Ship: Zz improved."))
+    engine = get_engine(f"sqlite:///{empty_warehouse / 'store.sqlite'}")
+    init_store(engine)
+    save_result(engine, shipped)
+    engine.dispose()
+
+    outcome = CliRunner().invoke(app, ["experiments", "list"])
+    assert outcome.exit_code == 0, outcome.output
+    assert "Ship" in outcome.output
+    assert "Zz" in outcome.output

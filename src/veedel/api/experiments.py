@@ -99,9 +99,9 @@ def _unprocessable(exc: InputError) -> HTTPException:
 def _summary(entry: ExperimentEntry, today: dt.date) -> ExperimentSummary:
     definition, result = entry.definition, entry.result
     primary = definition.metrics.primary[0]
-    item = None
-    if result is not None:
-        item = next((m for m in result.metrics if m.metric == primary), None)
+    item = result.headline_metric() if result is not None else None
+    if item is not None:
+        primary = item.metric
     return ExperimentSummary(
         key=definition.key,
         name=definition.name,

@@ -41,6 +41,13 @@ app = typer.Typer(
 )
 
 
+class SummaryFormat(StrEnum):
+    """How ``plan`` and ``real-data`` print their answer."""
+
+    table = "table"
+    json = "json"
+
+
 class ResultFormat(StrEnum):
     """How ``analyze`` prints its result."""
 
@@ -130,8 +137,9 @@ def list_command(store: StoreOption = None) -> None:
     Example: veedel experiments list
     """
     table = Table(title="Experiments", title_justify="left")
-    for name in ("key", "name", "owner", "variants", "start", "end", "primary"):
+    for name in ("key", "name", "owner", "variants", "dates", "primary", "verdict"):
         table.add_column(name)
+    verdicts = _latest_verdicts(store)
     for key, definition in sorted(_experiments(store).items()):
         variants = ", ".join(
             f"{v.key} {share:.0%}" for v, share in
@@ -142,11 +150,34 @@ def list_command(store: StoreOption = None) -> None:
             definition.name,
             definition.owner,
             variants,
-            definition.start.isoformat(),
-            definition.end.isoformat() if definition.end else "open",
+            f"{definition.start.isoformat()} to"
+            f" {definition.end.isoformat() if definition.end else 'open'}",
             ", ".join(definition.metrics.primary),
+            verdicts.get(key, "not analysed yet"),
         )
     console.print(table)
+
+
+def _latest_verdicts(store: str | None) -> dict[str, str]:
+    """Each stored experiment's newest verdict, with its label and date."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from veedel.experiments.store import latest_result, list_results
+
+    try:
+        engine = _store_engine(store)
+        keys = {row[1] for row in list_results(engine)}
+        results = [latest_result(engine, key) for key in sorted(keys)]
+    except SQLAlchemyError:
+        return {}  # no store yet: nothing analysed
+    verdicts = {}
+    for result in results:
+        verdict = result.verdict
+        sentence = verdict.sentence
+        if not sentence.startswith(verdict.label):
+            sentence = f"{verdict.label}: {sentence}"
+        verdicts[result.key] = f"{sentence} (as of {result.as_of})"
+    return verdicts
 
 
 @app.command("show")
@@ -258,8 +289,9 @@ def plan_command(
         int, typer.Option(help="Days of warehouse history to plan from.")
     ] = 28,
     output_format: Annotated[
-        str, typer.Option("--format", "-f", help="table or json.")
-    ] = "table",
+        SummaryFormat,
+        typer.Option("--format", "-f", help="table or json.", case_sensitive=False),
+    ] = SummaryFormat.table,
     warehouse: WarehouseOption = None,
 ) -> None:
     """Users per variant and days needed to detect an MDE, from the warehouse.
@@ -268,7 +300,7 @@ def plan_command(
     """
     from veedel.experiments.planning import plan_from_history
 
-    _quiet_stdout(output_format == "json")
+    _quiet_stdout(output_format == SummaryFormat.json)
     try:
         split = tuple(float(part) for part in weights.split(","))
     except ValueError:
@@ -279,7 +311,7 @@ def plan_command(
         _warehouse(warehouse), metric, mde, relative=not absolute, alpha=alpha,
         power=power, weights=split, lookback_days=lookback, library=_library(),
     )  # fmt: skip
-    if output_format == "json":
+    if output_format == SummaryFormat.json:
         print(json.dumps(result.to_dict(), indent=2))
         return
     console.print(result.sentence)
@@ -308,16 +340,17 @@ def real_data_command(
     ] = None,
     alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
     output_format: Annotated[
-        str, typer.Option("--format", "-f", help="table or json.")
-    ] = "table",
+        SummaryFormat,
+        typer.Option("--format", "-f", help="table or json.", case_sensitive=False),
+    ] = SummaryFormat.table,
 ) -> None:
     """Analyse a real experiment archive: asos (fixed vs sequential) or upworthy.
 
     Example: veedel experiments real-data asos
     """
-    _quiet_stdout(output_format == "json")
+    _quiet_stdout(output_format == SummaryFormat.json)
     summary = _real_data(archive, path, alpha)
-    if output_format == "json":
+    if output_format == SummaryFormat.json:
         print(json.dumps(summary.to_dict(), indent=2))
         return
     console.print(summary)

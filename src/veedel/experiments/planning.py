@@ -86,6 +86,41 @@ def _history_units(con: Any, start: dt.date, as_of: dt.date) -> Any:
     ).select("unit_id", "variant", "first_ts", "day0", "exposure_day")
 
 
+MAX_LOOKBACK_DAYS = 3650
+
+
+def _check_inputs(
+    mde: float,
+    relative: bool,
+    alpha: float,
+    power: float,
+    weights: tuple[float, ...],
+    lookback_days: int,
+) -> None:
+    """Raise an InputError naming the first planner input outside its range."""
+    if not (math.isfinite(mde) and mde > 0):
+        raise InputError("mde", "must be a positive number", mde)
+    if relative and not mde < 10:
+        raise InputError(
+            "mde", "must be below 10 (1,000 %) when relative", mde,
+            fix="Give 0.05 for a 5 % change, or plan an absolute change.",
+        )  # fmt: skip
+    if not 0 < alpha < 0.5:
+        raise InputError("alpha", "must lie between 0 and 0.5", alpha)
+    if not 0.5 < power < 1:
+        raise InputError("power", "must lie between 0.5 and 1", power)
+    if len(weights) < 2 or not all(math.isfinite(w) and w > 0 for w in weights):
+        raise InputError(
+            "weights", "must be two or more positive finite numbers", list(weights)
+        )
+    if not 1 <= lookback_days <= MAX_LOOKBACK_DAYS:
+        raise InputError(
+            "lookback_days",
+            f"must lie between 1 and {MAX_LOOKBACK_DAYS}",
+            lookback_days,
+        )
+
+
 def plan_from_history(
     con: Any,
     metric: str,
@@ -119,10 +154,7 @@ def plan_from_history(
     as_of
         Last day of history; default: the day of the last event.
     """
-    if not mde > 0:
-        raise InputError("mde", "must be a positive number", mde)
-    if lookback_days < 1:
-        raise InputError("lookback_days", "must be at least 1", lookback_days)
+    _check_inputs(mde, relative, alpha, power, weights, lookback_days)
     library = library or load_metrics()
     definition_metric = library[metric]
     if as_of is None:

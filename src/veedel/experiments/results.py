@@ -224,6 +224,18 @@ class ExperimentResult(_Plain):
             versions=dict(data.get("versions", {})),
         )
 
+    def headline_metric(self) -> MetricResult | None:
+        """The overall primary result that best explains the verdict.
+
+        For Ship, the first primary metric that got better; for Don't ship,
+        the first that got worse; otherwise the first primary metric. ``None``
+        when no primary metric has a result.
+        """
+        primary = [item for item in self.metrics if item.role == "primary"]
+        wanted = {"ship": "better", "dont_ship": "worse"}.get(self.verdict.decision)
+        deciding = [item for item in primary if item.outcome == wanted]
+        return next(iter(deciding or primary), None)
+
     @property
     def healthy(self) -> bool:
         """True when no health check failed."""

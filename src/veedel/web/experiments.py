@@ -79,14 +79,13 @@ def _list_row(entry: ExperimentEntry, names: dict[str, str], today: dt.date) -> 
     definition, result = entry.definition, entry.result
     primary = definition.metrics.primary[0]
     effect, outcome = None, "not_computed"
-    if result is not None:
-        first = next(
-            (m for m in result.metrics if m.metric == primary and m.role == "primary"),
-            None,
-        )
-        if first is not None:
-            effect = format_relative(first.relative_effect)
-            outcome = first.outcome
+    # The metric that decided the verdict, so "Ship" never sits next to
+    # another metric's "no clear effect".
+    headline = result.headline_metric() if result is not None else None
+    if headline is not None:
+        primary = headline.metric
+        effect = format_relative(headline.relative_effect)
+        outcome = headline.outcome
     text = " ".join(
         [definition.key, definition.name, definition.owner, definition.hypothesis]
     ).lower()
