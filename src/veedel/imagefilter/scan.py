@@ -188,28 +188,62 @@ def image_files(root: Path) -> list[Path]:
 
 
 def read_records(out: Path, fmt: Format) -> list[dict[str, str | None]]:
-    """Records already in ``out``; a torn last line (a crash mid-write) is cut."""
+    """Records already in ``out``; a torn last line (a crash mid-write) is cut.
+
+    The file must be one this scan wrote: UTF-8, and for CSV the scan's own
+    header, for JSON Lines an object with a ``path`` on every line. Anything
+    else is refused before the file is touched, so a wrong ``--out`` never
+    damages someone else's file.
+    """
     if not out.exists():
         return []
-    text = out.read_text(encoding="utf-8")
-    if text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]
-        out.write_text(text, encoding="utf-8")
-    if fmt == "csv":
-        return list(csv.DictReader(io.StringIO(text)))
+    if not out.is_file():
+        raise _not_a_scan_output(out, "must be a file, not a folder")
+    try:
+        text = out.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        rule = f"must be UTF-8 text (byte {exc.start} is not)"
+        raise _not_a_scan_output(out, rule) from None
+    complete = text[: text.rfind("\n") + 1] if not text.endswith("\n") else text
+    records = _parse_csv(out, complete) if fmt == "csv" else _parse_json(out, complete)
+    if complete != text:
+        out.write_text(complete, encoding="utf-8")
+    return records
+
+
+def _not_a_scan_output(out: Path, rule: str) -> InputError:
+    return InputError(
+        "output",
+        f"{rule} to resume a scan into it",
+        str(out),
+        fix="Pass a new --out file, or --restart to replace this one.",
+    )
+
+
+def _parse_csv(out: Path, text: str) -> list[dict[str, str | None]]:
+    reader = csv.DictReader(io.StringIO(text))
+    if text and tuple(reader.fieldnames or ()) != FIELDS:
+        raise _not_a_scan_output(out, f"must have the scan's CSV header {FIELDS}")
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        raise _not_a_scan_output(out, f"must be valid CSV ({exc})") from None
+
+
+def _parse_json(out: Path, text: str) -> list[dict[str, str | None]]:
     records = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
-            raise InputError(
-                "output",
-                f"line {number} must be JSON",
-                line[:80],
-                fix="Use a new output file.",
-            ) from None
+            record = None
+        if not isinstance(record, dict) or not isinstance(record.get("path"), str):
+            raise _not_a_scan_output(
+                out, f"must hold a JSON scan record on line {number}"
+            )
+        records.append(record)
     return records
 
 
@@ -230,6 +264,8 @@ def scan_folder(
     for queueing.
     """
     files = image_files(root)
+    if out.is_dir():
+        raise _not_a_scan_output(out, "must be a file, not a folder")
     if not resume and out.exists():
         out.unlink()
     done = {record["path"] for record in read_records(out, fmt)}
