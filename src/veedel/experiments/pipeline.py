@@ -7,11 +7,12 @@ expressions that the warehouse runs:
    analysis date, with the variant, the first exposure time, the exposure day
    and the slice properties; users seen in more than one variant are dropped
    (and counted by :func:`unit_counts`). Materialised once.
-2. **per-user values**: the rows of every source table the metrics read are
-   stacked (each row carries its contribution to each value of its own
-   source), joined once to the units and grouped once by user: every
-   metric's numerator, denominator and pre-period value per user. Each source
-   table is read once. Materialised once.
+2. **per-user values**: the rows of each source the metrics read are joined
+   to the units, rows outside every window are dropped, and one group-by per
+   source gives every numerator, denominator and pre-period value of that
+   source per user (filtered aggregates, one per distinct value); the
+   per-source values are joined to the units. Each source is read once.
+   Materialised once.
 3. **cells**: one group-by of the per-user values by variant, exposure day and
    every slice property gives n, sums, sums of squares and cross products
    per metric.
@@ -245,55 +246,93 @@ def _flag_key(source: str, aggregation: Aggregation) -> tuple[Any, ...]:
     return (source, kind, conditions)
 
 
-def _stacked_rows(
-    con: Any, by_source: dict[str, list[ValueItem]]
+def _source_flags(
+    con: Any, source: str, items: list[ValueItem]
 ) -> tuple[Any, dict[str, str]]:
-    """Every source's rows as ``unit_id, ts`` and one contribution per flag.
+    """The rows of ``source`` as ``unit_id, ts`` and one contribution per flag.
 
-    Metrics that count the same rows share one flag column. A row carries the
-    flags of its own source and nulls for the others, so all sources stack
-    into one table: one join with the units and one group-by then serve every
-    metric. Returns the table and, per value name, its flag column.
+    Values that count the same rows share one flag column. Returns the table
+    and, per value name, its flag column.
     """
+    rows = source_rows(con, source)
     flags: dict[tuple[Any, ...], str] = {}
     flag_of: dict[str, str] = {}
-    for source, items in by_source.items():
-        for name, aggregation, _ in items:
-            key = _flag_key(source, aggregation)
-            flag_of[name] = flags.setdefault(key, f"flag_{len(flags)}")
-    parts = []
-    for source, items in by_source.items():
-        rows = source_rows(con, source)
-        own = {
-            flag_of[name]: _flag(rows, aggregation) for name, aggregation, _ in items
-        }
-        parts.append(
-            rows.select(
-                # Nullability differs between sources; the union needs one type.
-                unit_id=rows.unit_id.cast("string"),
-                ts=rows.ts.cast("timestamp"),
-                **{
-                    flag: own.get(flag, ibis.null("float64")).cast("float64")
-                    for flag in flags.values()
-                },
-            )
-        )
-    stacked = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    return stacked, flag_of
+    columns: dict[str, Any] = {}
+    for name, aggregation, _ in items:
+        key = _flag_key(source, aggregation)
+        if key not in flags:
+            flags[key] = f"flag_{len(flags)}"
+            columns[flags[key]] = _flag(rows, aggregation)
+        flag_of[name] = flags[key]
+    return rows.select("unit_id", "ts", **columns), flag_of
 
 
 def _windowed(
     joined: Any, flag: str, aggregation: Aggregation, lower: int, upper: int | None
 ) -> Any:
+    """A user's value over a window, as a filtered aggregate.
+
+    Rows outside the window are left out of the aggregate, which gives the
+    value they would give as zeros (sums, and ``any`` over 0/1 flags) or as
+    nulls (``max``). A user with no row in the window gets null here and zero
+    in the end: the caller fills nulls.
+    """
     inside = joined.rel_day >= lower
     if upper is not None:
         inside = inside & (joined.rel_day < upper)
     value = joined[flag]
     if aggregation.aggregate in ("count", "sum"):
-        return inside.ifelse(value, 0.0).sum()
-    if aggregation.aggregate == "any":
-        return inside.ifelse(value, 0.0).max()
-    return inside.ifelse(value, ibis.null("float64")).max()
+        return value.sum(where=inside)
+    return value.max(where=inside)
+
+
+def _source_values(
+    con: Any,
+    source: str,
+    items: list[ValueItem],
+    keyed: Any,
+    stop: dt.datetime,
+    pre_days: int,
+    computed: dict[tuple[Any, ...], str],
+    alias: dict[str, str],
+) -> Any:
+    """Per-user values of one source: one join with the units, one group-by.
+
+    Fills ``alias`` (value name -> the column that holds it) and ``computed``
+    (identical values of different metrics are aggregated once). Returns the
+    table of ``v_id`` and the value columns, or None when every value of the
+    source was computed already.
+    """
+    rows, flag_of = _source_flags(con, source, items)
+    rows = rows.filter(rows.ts < ibis.literal(stop))
+    joined = rows.join(keyed, rows.unit_id == keyed.u_id)
+    joined = joined.mutate(rel_day=joined.ts.date().delta(joined.day0, unit="day"))
+
+    # Rows outside every window add nothing: drop them before the group-by
+    # (day0 is a midnight, so whole days compare exactly).
+    ends = [metric.window.end_day for _, _, metric in items]
+    keep = joined.rel_day >= -pre_days
+    if all(end is not None for end in ends):
+        keep = keep & (joined.rel_day < max(end or 0 for end in ends))
+    joined = joined.filter(keep)
+
+    aggregates: dict[str, Any] = {}
+    for name, aggregation, metric in items:
+        windows = {
+            name: (metric.window.start_day, metric.window.end_day),
+            f"{name}__pre": (-pre_days, 0),
+        }
+        for value_name, (lower, upper) in windows.items():
+            key = (source, flag_of[name], aggregation.aggregate, lower, upper)
+            if key not in computed:
+                computed[key] = value_name
+                aggregates[value_name] = _windowed(
+                    joined, flag_of[name], aggregation, lower, upper
+                )
+            alias[value_name] = computed[key]
+    if not aggregates:
+        return None
+    return joined.group_by(v_id=joined.u_id).aggregate(**aggregates)
 
 
 def per_user_table(
@@ -316,38 +355,20 @@ def per_user_table(
         units, _ = units_expression(con, definition, as_of)
     stop = _end_of_look(definition, as_of)
     pre_days = definition.analysis.cuped.pre_period_days
-    by_source = _value_items(metrics)
+    keyed = units.select(u_id=units.unit_id, day0=units.day0.date())
 
-    stacked, flag_of = _stacked_rows(con, by_source)
-    keyed = units.select(u_id=units.unit_id, day0=units.day0)
-    joined = stacked.join(keyed, stacked.unit_id == keyed.u_id)
-    joined = joined.filter(
-        joined.ts >= joined.day0 - ibis.interval(days=pre_days),
-        joined.ts < ibis.literal(stop),
-    )
-    joined = joined.mutate(
-        rel_day=joined.ts.date().delta(joined.day0.date(), unit="day")
-    )
-
+    # One group-by per source, then one join per source: a group-by costs
+    # about rows x values, and a source's rows only feed its own values.
     computed: dict[tuple[Any, ...], str] = {}
-    aggregates: dict[str, Any] = {}
     alias: dict[str, str] = {}
-    for items in by_source.values():
-        for name, aggregation, metric in items:
-            windows = {
-                name: (metric.window.start_day, metric.window.end_day),
-                f"{name}__pre": (-pre_days, 0),
-            }
-            for value_name, (lower, upper) in windows.items():
-                key = (flag_of[name], aggregation.aggregate, lower, upper)
-                if key not in computed:
-                    computed[key] = value_name
-                    aggregates[value_name] = _windowed(
-                        joined, flag_of[name], aggregation, lower, upper
-                    )
-                alias[value_name] = computed[key]
-    per_user = joined.group_by(v_id=joined.u_id).aggregate(**aggregates)
-    table = units.left_join(per_user, units.unit_id == per_user.v_id).drop("v_id")
+    table = units
+    for source, items in _value_items(metrics).items():
+        values = _source_values(
+            con, source, items, keyed, stop, pre_days, computed, alias
+        )
+        if values is not None:
+            table = table.left_join(values, table.unit_id == values.v_id)
+            table = table.drop("v_id")
     return table.mutate(
         **{name: table[source].fill_null(0.0) for name, source in alias.items()}
     )
