@@ -81,3 +81,36 @@ def test_racing_creates_on_postgres_store_exactly_one(
 ) -> None:
     """Eight threads create one key at once on PostgreSQL: one wins."""
     _race(postgres_url, tiny_definition)
+
+
+def _save_race(url: str, definition: ExperimentDefinition) -> None:
+    engine = get_engine(url)
+    init_store(engine)
+    barrier = threading.Barrier(RACERS)
+
+    def save(index: int) -> str:
+        barrier.wait()
+        store.save_definition(engine, _named(definition, f"saver {index}"))
+        return f"saver {index}"
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        names = list(pool.map(save, range(RACERS)))
+
+    assert store.load_definition(engine, definition.key).name in names
+    assert len(store.list_definitions(engine)) == 1
+    engine.dispose()
+
+
+def test_racing_saves_on_sqlite_store_never_fail(
+    tiny_definition: ExperimentDefinition, tmp_path: Path
+) -> None:
+    """Eight `analyze --save` of a new key at once: one row, no IntegrityError."""
+    _save_race(f"sqlite:///{tmp_path}/store.sqlite", tiny_definition)
+
+
+@pytest.mark.postgres
+def test_racing_saves_on_postgres_store_never_fail(
+    tiny_definition: ExperimentDefinition, postgres_url: str
+) -> None:
+    """The same on PostgreSQL."""
+    _save_race(postgres_url, tiny_definition)

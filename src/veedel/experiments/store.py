@@ -19,7 +19,7 @@ import json
 import logging
 
 import yaml
-from sqlalchemy import DateTime, Integer, String, Text, insert, select
+from sqlalchemy import DateTime, Integer, String, Text, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
@@ -111,17 +111,24 @@ def save_definition(engine: Engine, definition: ExperimentDefinition) -> None:
 
     For re-saving a definition from its YAML file; a new experiment from a form
     or the API goes through :func:`create_definition`, which never replaces.
+    Saves racing for a new key never fail: the losers of the insert update.
     """
-    text = _yaml(definition)
+    try:
+        create_definition(engine, definition)
+        return
+    except InputError:
+        pass  # the key exists: replace its definition below
     with session_scope(engine) as session:
-        record = session.get(DefinitionRecord, definition.key)
-        if record is None:
-            record = DefinitionRecord(key=definition.key, created_at=_now())
-            session.add(record)
-        record.name = definition.name
-        record.owner = definition.owner
-        record.yaml_text = text
-        record.updated_at = _now()
+        session.execute(
+            update(DefinitionRecord)
+            .where(DefinitionRecord.key == definition.key)
+            .values(
+                name=definition.name,
+                owner=definition.owner,
+                yaml_text=_yaml(definition),
+                updated_at=_now(),
+            )
+        )
     log.info("Stored experiment definition %s", definition.key)
 
 
