@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
 import zlib
 
 import pytest
@@ -11,8 +12,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from image_samples import PHOTOS
 from PIL import Image
+from sqlalchemy import Engine, func, select
 
 from veedel.accounts import create_token
+from veedel.imagefilter import Policy, ReviewQueue
+from veedel.imagefilter.tables import ImageBlob
+from veedel.store import get_engine, init_store, session_scope
 
 
 def _bearer(app: FastAPI, name: str) -> dict[str, str]:
@@ -154,3 +159,50 @@ def test_decision_with_a_lone_surrogate_is_a_422(
 
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["body", "reason"]
+
+
+def _same_image_at_once(engine: Engine, n_threads: int) -> list[object]:
+    queue = ReviewQueue(
+        engine,
+        audit_allow_share=0.0,
+        audit_block_share=0.0,
+        second_review_share=0.0,
+    )
+    policy = Policy({"post_image": (0.3, 0.8)})
+    barrier = threading.Barrier(n_threads)
+    outcomes: list[object] = []
+
+    def submit(n: int) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(
+                queue.submit(
+                    policy.decide(0.5, "post_image", "m"), b"same bytes", ref=str(n)
+                ).kind
+            )
+        except Exception as exc:  # the defect: a duplicate blob
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(n_threads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+@pytest.mark.postgres
+def test_the_same_image_uploaded_at_once_is_queued_every_time(
+    postgres_url: str,
+) -> None:
+    """Eight concurrent uploads of identical bytes all queue; the blob is
+    stored once (the second insert of the same sha256 was an IntegrityError)."""
+    engine = get_engine(postgres_url)
+    init_store(engine)
+
+    outcomes = _same_image_at_once(engine, 8)
+
+    assert outcomes == ["review"] * 8
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(ImageBlob)) == 1
+    engine.dispose()

@@ -174,10 +174,7 @@ class ReviewQueue:
             if kind is None:
                 return Submission(decision.id, None, None)
 
-            if session.get(ImageBlob, sha256) is None:
-                session.add(
-                    ImageBlob(sha256=sha256, media_type=media_type, content=content)
-                )
+            _store_blob(session, sha256, media_type, content)
             item = ReviewItem(
                 decision_id=decision.id,
                 kind=kind,
@@ -491,3 +488,26 @@ def _checked_reviewer(reviewer: str) -> str:
     if not reviewer or len(reviewer) > 64:
         raise InputError("reviewer", "must be a name of 1 to 64 characters", reviewer)
     return reviewer
+
+
+def _store_blob(session: Session, sha256: str, media_type: str, content: bytes) -> None:
+    """Store an image's bytes once, however many uploads of it arrive at once.
+
+    A look-up then an insert races: two uploads of the same bytes both find
+    nothing, and the second insert breaks the primary key. PostgreSQL and
+    SQLite skip the duplicate in the insert itself.
+    """
+    values = {"sha256": sha256, "media_type": media_type, "content": content}
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        session.execute(pg_insert(ImageBlob).values(values).on_conflict_do_nothing())
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        session.execute(
+            sqlite_insert(ImageBlob).values(values).on_conflict_do_nothing()
+        )
+    elif session.get(ImageBlob, sha256) is None:
+        session.add(ImageBlob(**values))
