@@ -218,3 +218,22 @@ def test_cli_list_shows_the_latest_stored_verdict(
     assert outcome.exit_code == 0, outcome.output
     assert "Ship" in outcome.output
     assert "Zz" in outcome.output
+
+
+@pytest.mark.parametrize("target", ["missing-folder/report.html", "."])
+def test_cli_analyze_to_an_unwritable_output_is_a_message(
+    empty_warehouse: Path, tmp_path: Path, target: str
+) -> None:
+    """-o into a missing folder or onto a folder: exit 2 naming --output."""
+    from typer.testing import CliRunner
+
+    from veedel.cli.main import app
+
+    outcome = CliRunner().invoke(
+        app,
+        ["experiments", "analyze", "tiny_test", "-f", "html", "--no-save",
+         "-o", str(tmp_path / target)],
+    )  # fmt: skip
+    assert outcome.exit_code == 2, outcome.output
+    assert "Traceback" not in outcome.output
+    assert "--output" in outcome.output

@@ -201,6 +201,17 @@ def show_command(key: str, store: StoreOption = None) -> None:
     console.print(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
 
 
+def _check_writable(output: Path) -> None:
+    """Refuse an --output path that cannot be written, before any analysis."""
+    if output.is_dir() or not output.parent.is_dir():
+        raise InputError(
+            "--output",
+            "must be a file in an existing folder",
+            str(output),
+            fix="Create the folder first, or give a file name.",
+        )
+
+
 def _parse_date(value: str | None, field: str) -> dt.date | None:
     if value is None:
         return None
@@ -244,6 +255,8 @@ def analyze_command(
 
     _quiet_stdout(output_format != ResultFormat.table and output is None)
     definition = find_experiment(key, _experiments(store))
+    if output is not None:
+        _check_writable(output)
     with console.status(f"Analysing {key} in the warehouse"):
         result = analyze(
             _warehouse(warehouse), definition, _library(), _parse_date(as_of, "--as-of")
