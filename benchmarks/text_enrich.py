@@ -32,7 +32,9 @@ from typing import Any
 
 import pandas as pd
 
-REDDIT = Path("/work/shared/data/reddit_geo")
+from veedel.data import bundled
+
+REDDIT = bundled("reddit_geo")
 SHORT = ["Hallo", "lol", "😂😂😂", "", "Danke!", "#berlin"]
 
 
