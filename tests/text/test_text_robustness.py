@@ -183,3 +183,42 @@ def test_concurrent_enrich_runs_write_each_post_once(
     assert enrich_posts(second_con, analyzer=analyzer).n_enriched == 0
     first_con.disconnect()
     second_con.disconnect()
+
+
+def test_report_while_another_process_holds_the_warehouse(
+    analyzer: TextAnalyzer, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """While `veedel text enrich` holds the DuckDB file, the report API and
+    page answer 503 with the sentence saying so, not a 500."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "warehouse.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1]);"
+            " print('open', flush=True); sys.stdin.read()",
+            str(path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        monkeypatch.setenv("VEEDEL_DATA_DIR", str(tmp_path))
+        monkeypatch.setenv("VEEDEL_WAREHOUSE_URL", f"duckdb://{path}")
+        app = create_app(get_settings())
+        add_user(app.state.store, "vera", "vera-password", "viewer")
+        token = create_token(app.state.store, "vera", "tests")
+        with TestClient(app, base_url="https://testserver") as client:
+            response = client.get(
+                "/api/v1/text/report", headers={"Authorization": f"Bearer {token}"}
+            )
+    finally:
+        holder.communicate("", timeout=30)
+
+    assert response.status_code == 503, response.text
+    assert "another process" in response.json()["detail"]

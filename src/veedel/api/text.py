@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from veedel.api.ascii_errors import AsciiErrorRoute
 from veedel.api.security import CurrentUser, require_role
-from veedel.errors import InputError
+from veedel.errors import ConfigError, InputError
 
 __all__ = ["analyze_texts", "router", "shared_analyzer"]
 
@@ -130,7 +130,10 @@ def report(
     from veedel.text import build_report
     from veedel.warehouse import connect
 
-    con = connect(request.app.state.settings.resolved_warehouse_url())
+    try:
+        con = connect(request.app.state.settings.resolved_warehouse_url())
+    except ConfigError as exc:  # e.g. a DuckDB file held by `veedel text enrich`
+        raise HTTPException(status_code=503, detail=str(exc)) from None
     try:
         result: dict[str, Any] = build_report(con, by, top, groups).to_dict()
     except InputError as exc:  # no posts or no features yet

@@ -23,8 +23,10 @@ def _report(request: Request, by: str, top: int) -> tuple[Any, str | None]:
     from veedel.text import build_report
     from veedel.warehouse import connect
 
-    con = connect(request.app.state.settings.resolved_warehouse_url())
     try:
+        # A warehouse held by another process (a running enrich) is a problem
+        # to show on the page, like a missing table.
+        con = connect(request.app.state.settings.resolved_warehouse_url())
         return build_report(con, by, top, 12), None  # type: ignore[arg-type]
     except InputError as exc:
         return None, str(exc)
