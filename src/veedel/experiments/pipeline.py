@@ -135,7 +135,8 @@ def units_expression(
     Returns ``(units, per_user)``: ``units`` holds users in exactly one known
     variant with ``unit_id``, ``variant``, ``first_ts``, ``exposure_day`` and
     ``slice_<name>`` columns; ``per_user`` holds every user with the number of
-    variants seen, for the counts of :func:`unit_counts`.
+    variants seen (0, 1, or 2 for two or more), for the counts of
+    :func:`unit_counts`.
     """
     source = definition.assignment.source
     table = con.table(source)
@@ -150,11 +151,23 @@ def units_expression(
         table[time_column] >= ibis.literal(start),
         table[time_column] < ibis.literal(stop),
     )
-    per_user = rows.group_by(unit_id=rows.user_id).aggregate(
-        n_variants=rows.variant.nunique(),
+    # The smallest and largest variant tell one variant from several without
+    # a distinct count, which costs twice as much on a million users.
+    grouped = rows.group_by(unit_id=rows.user_id).aggregate(
         variant=rows.variant.min(),
+        last_variant=rows.variant.max(),
         first_ts=rows[time_column].min(),
     )
+    n_variants = (
+        ibis.cases(
+            (grouped.variant.isnull(), 0),
+            (grouped.variant == grouped.last_variant, 1),
+            else_=2,
+        )
+        .cast("int64")
+        .name("n_variants")
+    )
+    per_user = grouped.select("unit_id", n_variants, "variant", "first_ts")
     known = [v.key for v in definition.variants]
     single = per_user.filter(per_user.n_variants == 1, per_user.variant.isin(known))
 
