@@ -206,3 +206,12 @@ def test_the_same_image_uploaded_at_once_is_queued_every_time(
     with session_scope(engine) as session:
         assert session.scalar(select(func.count()).select_from(ImageBlob)) == 1
     engine.dispose()
+
+
+def test_the_same_image_uploaded_at_once_on_sqlite(sqlite_engine: Engine) -> None:
+    """The same on the default SQLite store: every upload queued, one blob."""
+    outcomes = _same_image_at_once(sqlite_engine, 8)
+
+    assert outcomes == ["review"] * 8
+    with session_scope(sqlite_engine) as session:
+        assert session.scalar(select(func.count()).select_from(ImageBlob)) == 1
