@@ -131,3 +131,18 @@ def test_api_rejects_bad_user_input(client: TestClient) -> None:
     assert fields == {"password", "role"}
     names = [u["username"] for u in client.get("/api/v1/users", headers=headers).json()]
     assert "x" not in names
+
+
+def test_lone_surrogate_in_json_is_a_422_on_every_router(client: TestClient) -> None:
+    """Input that is not valid Unicode is refused with 422, never a 500."""
+    token = create_token(client.app.state.store, "ada")  # type: ignore[attr-defined]
+    response = client.post(
+        "/api/v1/users",
+        content=b'{"username": "\\ud800", "password": "long enough", "role": "viewer"}',
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+        },
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == "username"

@@ -6,9 +6,11 @@ import logging
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 
 from veedel import __version__
+from veedel.api.ascii_errors import validation_error_handler
 from veedel.api.security import SessionSigner, make_auth_middleware
 from veedel.api.state import open_store
 from veedel.settings import Settings, get_settings, secret_key
@@ -42,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = engine
     app.state.signer = signer
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.middleware("http")(make_auth_middleware(engine, signer))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["AsciiErrorRoute"]
+__all__ = ["AsciiErrorRoute", "validation_error_handler"]
 
 _NOT_TEXT = (
     "Input should be text in valid UTF-8; lone surrogate escapes "
@@ -42,6 +42,12 @@ class AsciiErrorRoute(APIRoute):
                 return _unprocessable(exc.errors())
 
         return handle
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> Response:
+    """The app-wide 422 handler: the same ASCII-escaped answer for every route."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return _unprocessable(errors)
 
 
 def _unprocessable(errors: Any) -> Response:
