@@ -237,3 +237,25 @@ def test_cli_analyze_to_an_unwritable_output_is_a_message(
     assert outcome.exit_code == 2, outcome.output
     assert "Traceback" not in outcome.output
     assert "--output" in outcome.output
+
+
+def test_real_data_refuses_a_file_that_is_not_parquet(tmp_path: Path) -> None:
+    """A text file given as the archive is a DataError naming the path."""
+    from veedel.experiments.real_data import load_upworthy
+
+    fake = tmp_path / "upworthy.parquet"
+    fake.write_text("not parquet at all\n", "utf-8")
+    with pytest.raises(DataError, match="parquet"):
+        load_upworthy(fake)
+
+
+def test_analyze_refuses_an_as_of_past_any_real_experiment(tiny_duckdb: Any) -> None:
+    """--as-of 9999-12-31 is an InputError, not a date OverflowError."""
+    import datetime as dt
+
+    from veedel.experiments.analysis import analyze
+
+    definition = load_experiment_text(EXPERIMENT_YAML)
+    with pytest.raises(InputError) as caught:
+        analyze(tiny_duckdb, definition, starter_metrics(), dt.date(9999, 12, 31))
+    assert caught.value.field == "as_of"

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from veedel.errors import DataError
+from veedel.errors import DataError, InputError
 from veedel.experiments import stats
 from veedel.experiments.comparison import (
     Comparison,
@@ -48,6 +48,9 @@ from veedel.experiments.verdict import decide
 __all__ = ["analyze", "default_as_of"]
 
 log = logging.getLogger(__name__)
+
+# No experiment runs ten years; an as-of near year 9999 overflows date arithmetic.
+MAX_RUNNING_DAYS = 3650
 
 
 def _check_tables(
@@ -361,11 +364,16 @@ def analyze(
     _check_tables(con, definition, library)
     as_of = as_of or default_as_of(con, definition)
     if as_of < definition.start:
-        from veedel.errors import InputError
-
         raise InputError(
             "as_of",
             "must not be before the experiment's start",
+            as_of.isoformat(),
+            fix=f"The experiment starts on {definition.start.isoformat()}.",
+        )
+    if (as_of - definition.start).days > MAX_RUNNING_DAYS:
+        raise InputError(
+            "as_of",
+            "must lie within ten years of the experiment's start",
             as_of.isoformat(),
             fix=f"The experiment starts on {definition.start.isoformat()}.",
         )

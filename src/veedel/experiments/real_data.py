@@ -67,7 +67,14 @@ def _bundled(folder: str, name: str) -> Path:
 def _read(path: Path, columns: tuple[str, ...], what: str) -> pd.DataFrame:
     if not path.is_file():
         raise DataError("path", f"must name the {what} parquet file", str(path))
-    frame = pd.read_parquet(path)
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        # pyarrow's ArrowInvalid is a ValueError: not a parquet file at all.
+        raise DataError(
+            "path", f"must name the {what} parquet file", str(path),
+            fix=f"It could not be read as parquet ({exc}).",
+        ) from None  # fmt: skip
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise DataError(
