@@ -5,8 +5,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-command -v uv >/dev/null || python3 -m pip install --quiet uv
+# uv, then the locked dependencies; a Python that refuses pip installs
+# (PEP 668, "externally managed") gets uv in the user's folder instead.
+if ! command -v uv >/dev/null; then
+  python3 -m pip install --quiet uv 2>/dev/null \
+    || python3 -m pip install --quiet --user uv 2>/dev/null \
+    || python3 -m pip install --quiet --user --break-system-packages uv
+  export PATH="$PATH:$(python3 -m site --user-base)/bin"
+fi
 uv sync --locked --quiet
+
+# PostgreSQL, Chromium, poppler and Java, installed when missing (root or sudo).
+bash scripts/system-deps.sh
 
 started_pg=""
 if [ -z "${VEEDEL_TEST_POSTGRES_URL:-}" ]; then

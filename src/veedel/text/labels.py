@@ -223,6 +223,10 @@ def cross_validate_labels(
     )
 
 
+# Longer than any post a label is learnt from; the csv module's default limit.
+MAX_LABELLED_TEXT_CHARS = 131_072
+
+
 def read_labelled_csv(
     path: str | Path, taxonomy: Taxonomy
 ) -> tuple[list[str], list[str]]:
@@ -255,6 +259,16 @@ def read_labelled_csv(
             label = (row.get("label") or "").strip()
             if not text:
                 continue
+            # The csv module's own field limit is process-wide and the ingest
+            # raises it, so the rule is checked here, whatever was imported.
+            if len(text) > MAX_LABELLED_TEXT_CHARS:
+                raise DataError(
+                    "text",
+                    f"must be at most {MAX_LABELLED_TEXT_CHARS:,} characters",
+                    f"{len(text):,} characters",
+                    where=f"{path}:{reader.line_num}",
+                    fix="Shorten the post; a label needs only its first lines.",
+                )
             if label not in known:
                 raise DataError(
                     "label",
