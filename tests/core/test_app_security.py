@@ -7,9 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from veedel.accounts import add_user, create_token
 from veedel.api.app import create_app
+from veedel.api.security import LOGIN_COOKIE, LOGIN_MAX_AGE, SessionSigner
+from veedel.settings import secret_key
 
 
 @pytest.fixture
@@ -21,10 +24,21 @@ def client() -> Iterator[TestClient]:
         yield test_client
 
 
+def _form_token(client: TestClient) -> str:
+    # The sign-in form's hidden CSRF token (its cookie lands in the client).
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert token is not None
+    return token.group(1)
+
+
+def _login_form(client: TestClient, **fields: str) -> dict[str, str]:
+    return {**fields, "csrf_token": _form_token(client)}
+
+
 def _sign_in(client: TestClient, name: str) -> None:
     response = client.post(
         "/login",
-        data={"username": name, "password": f"{name}-password", "next": "/"},
+        data=_login_form(client, username=name, password=f"{name}-password", next="/"),
         follow_redirects=False,
     )
     assert response.status_code == 303
@@ -48,7 +62,7 @@ def test_sign_in_sets_a_secure_http_only_cookie(client: TestClient) -> None:
     """The session cookie is HttpOnly, Secure and SameSite=Lax."""
     response = client.post(
         "/login",
-        data={"username": "vera", "password": "vera-password"},
+        data=_login_form(client, username="vera", password="vera-password"),
         follow_redirects=False,
     )
     cookie = response.headers["set-cookie"].lower()
@@ -58,7 +72,9 @@ def test_sign_in_sets_a_secure_http_only_cookie(client: TestClient) -> None:
 
 def test_wrong_password_is_refused(client: TestClient) -> None:
     """A wrong password shows the form again with a message, status 401."""
-    response = client.post("/login", data={"username": "vera", "password": "nope-nope"})
+    response = client.post(
+        "/login", data=_login_form(client, username="vera", password="nope-nope")
+    )
     assert response.status_code == 401
     assert "Wrong user name or password." in response.text
 
@@ -67,14 +83,107 @@ def test_login_redirect_stays_on_this_site(client: TestClient) -> None:
     """An absolute next= URL is replaced by /."""
     response = client.post(
         "/login",
-        data={
-            "username": "vera",
-            "password": "vera-password",
-            "next": "https://evil.example/",
-        },
+        data=_login_form(
+            client,
+            username="vera",
+            password="vera-password",
+            next="https://evil.example/",
+        ),
         follow_redirects=False,
     )
     assert response.headers["location"] == "/"
+
+
+def test_sign_in_form_sets_a_strict_short_lived_token_cookie(
+    client: TestClient,
+) -> None:
+    """GET /login sets a signed cookie whose token is the form's hidden field."""
+    response = client.get("/login")
+
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{LOGIN_COOKIE}=")
+    lowered = cookie.lower()
+    assert "httponly" in lowered and "secure" in lowered
+    assert "samesite=strict" in lowered and "path=/login" in lowered
+    assert f"max-age={LOGIN_MAX_AGE}" in lowered
+    field = re.search(r'name="csrf_token" value="([^"]+)"', response.text)
+    assert field is not None
+    signer = client.app.state.signer  # type: ignore[attr-defined]
+    assert signer.login_token(client.cookies[LOGIN_COOKIE]) == field.group(1)
+
+
+def _old_login_cookie(secret: str, token: str) -> str:
+    # A real cookie signed with this app's secret, dated past the two hours.
+    class Earlier(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return super().get_timestamp() - LOGIN_MAX_AGE - 60
+
+    serializer = URLSafeTimedSerializer(secret, salt="veedel-login", signer=Earlier)
+    return serializer.dumps(token)
+
+
+@pytest.mark.parametrize(
+    "case", ["no field", "wrong field", "no cookie", "forged cookie", "old cookie"]
+)
+def test_sign_in_without_the_forms_token_is_refused(
+    client: TestClient, case: str
+) -> None:
+    """A right password with a missing or wrong form token: 403, form again."""
+    token = _form_token(client)
+    form = {"username": "vera", "password": "vera-password", "csrf_token": token}
+    if case == "no field":
+        del form["csrf_token"]
+    elif case == "wrong field":
+        form["csrf_token"] = token[:-1] + ("A" if token[-1] != "A" else "B")
+    elif case == "no cookie":
+        client.cookies.clear()
+    elif case == "forged cookie":
+        client.cookies.set(LOGIN_COOKIE, SessionSigner("another").login_cookie(token))
+    else:
+        secret = secret_key(client.app.state.settings)  # type: ignore[attr-defined]
+        client.cookies.set(LOGIN_COOKIE, _old_login_cookie(secret, token))
+
+    response = client.post("/login", data=form, follow_redirects=False)
+
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith("text/html")
+    assert "The sign-in form had expired or did not come from this site" in (
+        response.text
+    )
+    assert "veedel_session" not in response.headers.get("set-cookie", "")
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_a_refused_sign_in_works_from_the_form_shown_again(
+    client: TestClient,
+) -> None:
+    """After a 403 the page's fresh form (token and cookie) signs in."""
+    refused = client.post(
+        "/login",
+        data={"username": "vera", "password": "vera-password"},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 403
+    token = re.search(r'name="csrf_token" value="([^"]+)"', refused.text)
+    assert token is not None
+
+    accepted = client.post(
+        "/login",
+        data={
+            "username": "vera",
+            "password": "vera-password",
+            "csrf_token": token.group(1),
+        },
+        follow_redirects=False,
+    )
+
+    assert accepted.status_code == 303
+    assert client.get("/api/v1/me").json()["username"] == "vera"
+
+
+def test_two_open_sign_in_forms_share_one_token(client: TestClient) -> None:
+    """Opening /login again keeps the token, so an older tab still signs in."""
+    assert _form_token(client) == _form_token(client)
 
 
 def test_forms_need_the_csrf_token(client: TestClient) -> None:

@@ -23,11 +23,18 @@ def client() -> Iterator[TestClient]:
         yield test_client
 
 
+def _with_form_token(client: TestClient, form: dict[str, str]) -> dict[str, str]:
+    # Open the sign-in form (its cookie lands in the client) and add its token.
+    page = client.get("/login").text
+    marker = 'name="csrf_token" value="'
+    start = page.index(marker) + len(marker)
+    return {**form, "csrf_token": page[start : page.index('"', start)]}
+
+
 def _sign_in(client: TestClient, next_path: str = "/") -> str:
+    form = {"username": "ada", "password": "ada-password", "next": next_path}
     response = client.post(
-        "/login",
-        data={"username": "ada", "password": "ada-password", "next": next_path},
-        follow_redirects=False,
+        "/login", data=_with_form_token(client, form), follow_redirects=False
     )
     assert response.status_code == 303, response.text
     return str(response.headers["location"])
@@ -78,10 +85,9 @@ def test_disabled_user_is_out_everywhere(client: TestClient) -> None:
     bearer = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/me", headers=bearer).status_code == 401
     client.cookies.clear()
+    form = {"username": "ada", "password": "ada-password"}
     refused = client.post(
-        "/login",
-        data={"username": "ada", "password": "ada-password"},
-        follow_redirects=False,
+        "/login", data=_with_form_token(client, form), follow_redirects=False
     )
     assert refused.status_code == 401
 
@@ -153,7 +159,9 @@ def test_incomplete_sign_in_form_shows_the_form_again(
     client: TestClient, form: dict[str, str]
 ) -> None:
     """A browser gets the sign-in page with a message, never a JSON 422."""
-    response = client.post("/login", data=form, follow_redirects=False)
+    response = client.post(
+        "/login", data=_with_form_token(client, form), follow_redirects=False
+    )
 
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("text/html")

@@ -33,11 +33,24 @@ def password_of(name: str) -> str:
     return f"{name}-password"
 
 
+def login_form_token(client: TestClient) -> str:
+    """Open the sign-in form on ``client``; return its hidden CSRF token."""
+    page = client.get("/login").text
+    marker = 'name="csrf_token" value="'
+    start = page.index(marker) + len(marker)
+    return page[start : page.index('"', start)]
+
+
 def sign_in(client: TestClient, name: str) -> str:
     """Sign ``name`` in on ``client``; return the session's CSRF token."""
     response = client.post(
         "/login",
-        data={"username": name, "password": password_of(name), "next": "/"},
+        data={
+            "username": name,
+            "password": password_of(name),
+            "next": "/",
+            "csrf_token": login_form_token(client),
+        },
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text

@@ -26,6 +26,7 @@ from veedel.accounts.models import User
 from veedel.store import session_scope
 
 __all__ = [
+    "LOGIN_COOKIE",
     "SESSION_COOKIE",
     "CurrentUser",
     "SessionSigner",
@@ -35,6 +36,9 @@ __all__ = [
 
 SESSION_COOKIE = "veedel_session"
 SESSION_MAX_AGE = 12 * 3600
+# The sign-in form's own CSRF token (double submit: cookie and hidden field).
+LOGIN_COOKIE = "veedel_login"
+LOGIN_MAX_AGE = 2 * 3600
 PUBLIC_PATHS = frozenset({"/health", "/login", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/static/",)
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -59,6 +63,7 @@ class SessionSigner:
 
     def __init__(self, secret: str) -> None:
         self._serializer = URLSafeTimedSerializer(secret, salt="veedel-session")
+        self._login = URLSafeTimedSerializer(secret, salt="veedel-login")
 
     def dumps(self, data: dict[str, Any]) -> str:
         """The signed cookie value for ``data``."""
@@ -71,6 +76,30 @@ class SessionSigner:
         except BadSignature:
             return None
         return data if isinstance(data, dict) else None
+
+    def login_cookie(self, token: str) -> str:
+        """The signed sign-in cookie that carries the form's token ``token``."""
+        return self._login.dumps(token)
+
+    def login_token(self, value: str) -> str | None:
+        """The token in a valid sign-in cookie younger than two hours, else None."""
+        try:
+            token = self._login.loads(value, max_age=LOGIN_MAX_AGE)
+        except BadSignature:
+            return None
+        return token if isinstance(token, str) and token else None
+
+    def login_token_matches(self, cookie: str | None, sent: str) -> bool:
+        """Whether the form's token ``sent`` is the one the sign-in cookie holds.
+
+        This is the double-submit check of the anonymous sign-in form: another
+        site can post the form but can neither read nor forge the cookie.
+        """
+        expected = self.login_token(cookie) if cookie else None
+        if expected is None or not sent:
+            return False
+        # Compare bytes: compare_digest refuses non-ASCII str outright.
+        return hmac.compare_digest(sent.encode(), expected.encode())
 
 
 def new_session(user: User) -> dict[str, Any]:

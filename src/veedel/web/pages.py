@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -9,7 +10,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from veedel.accounts import authenticate
-from veedel.api.security import SESSION_COOKIE, SESSION_MAX_AGE, new_session
+from veedel.api.security import (
+    LOGIN_COOKIE,
+    LOGIN_MAX_AGE,
+    SESSION_COOKIE,
+    SESSION_MAX_AGE,
+    new_session,
+)
 from veedel.web.templating import NAV, render
 
 __all__ = ["router"]
@@ -29,10 +36,39 @@ def _safe_next(target: str) -> str:
     return target
 
 
+def _login_page(
+    request: Request, next_path: str, error: str | None, status_code: int = 200
+) -> HTMLResponse:
+    # The form's CSRF token: kept while the sign-in cookie is valid (so two open
+    # sign-in tabs both work), else a new one; the cookie is set afresh each time.
+    signer = request.app.state.signer
+    cookie = request.cookies.get(LOGIN_COOKIE)
+    kept = signer.login_token(cookie) if cookie else None
+    token = kept or secrets.token_urlsafe(24)
+    response = render(
+        request,
+        "login.html",
+        status_code=status_code,
+        next=_safe_next(next_path),
+        error=error,
+        login_token=token,
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        signer.login_cookie(token),
+        max_age=LOGIN_MAX_AGE,
+        path="/login",
+        httponly=True,
+        secure=True,
+        samesite="strict",
+    )
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/") -> HTMLResponse:
-    """The sign-in form."""
-    return render(request, "login.html", next=_safe_next(next), error=None)
+    """The sign-in form, with its CSRF token in a cookie and a hidden field."""
+    return _login_page(request, next, error=None)
 
 
 @router.post("/login", response_model=None)
@@ -41,19 +77,29 @@ def login(
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
+    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    """Check the password and set the session cookie."""
+    """Check the form's CSRF token and the password; set the session cookie."""
+    # The token first: a forged form never reaches the password check.
+    cookie = request.cookies.get(LOGIN_COOKIE)
+    if not request.app.state.signer.login_token_matches(cookie, csrf_token):
+        return _login_page(
+            request,
+            next,
+            status_code=403,
+            error=(
+                "The sign-in form had expired or did not come from this site, "
+                "so it was not checked. Sign in again with this form."
+            ),
+        )
+
     # A missing or over-long field is a failed sign-in, shown on the form.
     user = None
     if 0 < len(username) <= 64 and 0 < len(password) <= 256:
         user = authenticate(request.app.state.store, username, password)
     if user is None:
-        return render(
-            request,
-            "login.html",
-            status_code=401,
-            next=_safe_next(next),
-            error="Wrong user name or password.",
+        return _login_page(
+            request, next, status_code=401, error="Wrong user name or password."
         )
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
@@ -64,6 +110,7 @@ def login(
         secure=True,
         samesite="lax",
     )
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
 
 
