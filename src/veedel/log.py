@@ -10,14 +10,17 @@ from rich.logging import RichHandler
 __all__ = ["configure_logging"]
 
 
-def configure_logging(verbose: bool = False, console: Console | None = None) -> None:
-    """Send veedel's log records to a Rich handler; DEBUG when ``verbose``."""
-    level = logging.DEBUG if verbose else logging.INFO
+def configure_logging(
+    verbose: bool = False, console: Console | None = None, level: str = "INFO"
+) -> None:
+    """Send veedel's log records to a Rich handler at ``level``; DEBUG when
+    ``verbose``, whatever ``level`` says."""
+    threshold = logging.DEBUG if verbose else logging.getLevelNamesMapping()[level]
     handler = RichHandler(
         console=console, show_path=verbose, rich_tracebacks=verbose, markup=False
     )
     handler.setFormatter(logging.Formatter("%(message)s", datefmt="[%X]"))
     root = logging.getLogger("veedel")
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(threshold)
     root.propagate = False

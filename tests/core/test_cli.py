@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from typer.testing import CliRunner
 
 from veedel import __version__
@@ -41,3 +44,27 @@ def test_users_add_and_list() -> None:
     assert added.exit_code == 0, added.output
     listed = runner.invoke(app, ["users", "list"])
     assert "maria" in listed.output and "editor" in listed.output
+
+
+def test_verbose_shows_debug_lines_and_log_level_hides_info(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-v` shows a library's DEBUG record; VEEDEL_LOG_LEVEL=WARNING hides INFO."""
+    csv = tmp_path / "berlin.csv"
+    csv.write_text(
+        "id,title,created_utc,score,selftext\nx1,Hallo,1355441176.0,5,body\n",
+        encoding="utf-8",
+    )
+    warehouse = f"duckdb://{tmp_path / 'w.duckdb'}"
+    command = ["ingest", "reddit", str(csv), "--warehouse", warehouse]
+
+    quiet = runner.invoke(app, command)
+    verbose = runner.invoke(app, ["-v", *command])
+    monkeypatch.setenv("VEEDEL_LOG_LEVEL", "warning")
+    warnings_only = runner.invoke(app, command)
+
+    assert quiet.exit_code == verbose.exit_code == warnings_only.exit_code == 0
+    assert "Opening DuckDB warehouse" in quiet.output
+    assert "DEBUG" not in quiet.output and "Reading" not in quiet.output
+    assert "DEBUG" in verbose.output and "Reading" in verbose.output
+    assert "Opening DuckDB warehouse" not in warnings_only.output

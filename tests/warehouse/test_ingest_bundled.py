@@ -22,6 +22,32 @@ def test_every_bundled_set_has_a_licence_and_is_listed() -> None:
         assert f"src/veedel/data/bundled/{name}/" in listing, name
 
 
+# Real data copied into the repository outside the package's bundled folder.
+COPIED_DATA = [
+    "tests/fixtures/stackexchange/conlang",
+    "tests/fixtures/germeval2014",
+    "src/veedel/text/models/ner_de",
+]
+
+
+def test_every_copied_data_folder_keeps_its_notice_and_is_listed() -> None:
+    """Test fixtures and the trained model derived from real data carry a
+    notice and a row in DATA_LICENSES.md, like the bundled sets."""
+    listing = (REPO / "DATA_LICENSES.md").read_text(encoding="utf-8")
+    fixtures = REPO / "tests" / "fixtures"
+    found = {
+        str(folder.relative_to(REPO))
+        for folder in fixtures.rglob("*")
+        if folder.is_dir() and any(p.is_file() for p in folder.iterdir())
+    }
+    assert found <= set(COPIED_DATA), found - set(COPIED_DATA)
+
+    for name in COPIED_DATA:
+        folder = REPO / name
+        assert (folder / "NOTICE.md").is_file(), name
+        assert f"`{name}/`" in listing, name
+
+
 def test_bundled_data_loads_with_pinned_counts_and_twice(tmp_path: Path) -> None:
     """The demo's real data: pinned counts, and a second load writes nothing."""
     con = connect(f"duckdb://{tmp_path / 'w.duckdb'}")

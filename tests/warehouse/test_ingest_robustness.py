@@ -370,3 +370,42 @@ def test_dump_file_with_another_root_element_is_refused(
         "<votes>",
         "<comments>",
     )
+
+
+@pytest.mark.parametrize("kind", ["reddit", "csv", "parquet", "parquet_no_rows"])
+def test_empty_file_is_refused_and_the_warehouse_kept(
+    con: Any, tmp_path: Path, kind: str
+) -> None:
+    """An empty Reddit, mapped CSV or Parquet file is a DataError naming the
+    file; rows an earlier ingest stored are all still there afterwards."""
+    ingest_reddit(con, [_reddit(tmp_path, (HEADER + GOOD).encode(), "kept")])
+    assert con.table("posts").count().execute() == 1
+    empty = tmp_path / "empty"
+    empty.mkdir()
+
+    if kind == "reddit":
+        path = _reddit(empty, b"")
+        _refused(con, lambda: ingest_reddit(con, [path]), str(path), "empty")
+        return
+    if kind == "csv":
+        mapping = _mapping(empty, b"")
+        _refused(con, lambda: ingest_files(con, mapping), "p.csv", "empty")
+        return
+    parquet = empty / "p.parquet"
+    if kind == "parquet":
+        parquet.write_bytes(b"")
+    else:
+        columns = {"id": pa.string(), "ts": pa.string(), "score": pa.int64()}
+        schema = pa.schema({**columns, "text": pa.string()})
+        pq.write_table(schema.empty_table(), parquet)
+    mapping = empty / "m.yaml"
+    mapping.write_text(MAPPING.replace("p.csv", "p.parquet"), encoding="utf-8")
+
+    if kind == "parquet":
+        _refused(con, lambda: ingest_files(con, mapping), "p.parquet", "empty")
+        return
+    # A Parquet file with its columns and no rows is valid and adds nothing.
+    before = snapshot(con)
+    summary = ingest_files(con, mapping)
+    assert (summary.read, summary.written) == (0, 0)
+    assert snapshot(con) == before

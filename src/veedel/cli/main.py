@@ -26,6 +26,7 @@ from veedel.cli import (
 from veedel.cli.console import console, err_console
 from veedel.errors import VeedelError
 from veedel.log import configure_logging
+from veedel.settings import get_settings
 
 
 class _VeedelGroup(TyperGroup):
@@ -74,7 +75,16 @@ def main(
     ] = False,
 ) -> None:
     """veedel: experiments, segments, image filter, text analytics and more."""
-    configure_logging(verbose, err_console)
+    configure_logging(verbose, err_console, _configured_log_level())
+
+
+def _configured_log_level() -> str:
+    # A broken setting is reported by the command that reads it, with its fix;
+    # logging must not fail first with a less helpful message.
+    try:
+        return get_settings().log_level
+    except VeedelError:
+        return "INFO"
 
 
 app.command("demo")(demo.demo_command)
