@@ -11,11 +11,18 @@ import pandas as pd
 import pytest
 from community import AS_OF
 
+from veedel.experiments import stats
 from veedel.experiments.analysis import analyze
-from veedel.experiments.comparison import metric_totals
+from veedel.experiments.comparison import (
+    arm_stats,
+    compare_rows,
+    cumulative_rows,
+    metric_totals,
+    planned_n,
+)
 from veedel.experiments.definitions import ExperimentDefinition
 from veedel.experiments.metrics import starter_metrics
-from veedel.experiments.pipeline import compute_cells, unit_counts
+from veedel.experiments.pipeline import compute_cells, metric_columns, unit_counts
 
 
 def _reference_units(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -182,3 +189,74 @@ def test_sequential_chart_intervals_never_widen(
         assert after.ci_upper <= before.ci_upper
     overall = next(m for m in result.metrics if m.metric == "sessions_per_user")
     assert overall.sentence.count("always-valid interval") == 1
+
+
+def test_sequential_overall_interval_is_where_the_chart_ends(
+    tiny_duckdb: Any, tiny_definition: ExperimentDefinition
+) -> None:
+    """Sequential overall result = the chart's running intersection on the last day.
+
+    With CUPED off the headline interval and the effect-over-time chart are the
+    same confidence sequence, so they must end on the same interval; and the
+    always-valid p-value is below alpha exactly when that interval excludes 0.
+    """
+    settings = tiny_definition.analysis.model_copy(
+        update={
+            "sequential": True,
+            "cuped": tiny_definition.analysis.cuped.model_copy(
+                update={"enabled": False}
+            ),
+        }
+    )
+    definition = tiny_definition.model_copy(update={"analysis": settings})
+    result = analyze(tiny_duckdb, definition, starter_metrics(), AS_OF)
+    compared = 0
+    for item in result.metrics:
+        if item.relative_ci_lower is None:
+            continue
+        last = [p for p in result.daily if p.metric == item.metric][-1]
+        assert last.ci_lower == pytest.approx(item.relative_ci_lower, rel=1e-12)
+        assert last.ci_upper == pytest.approx(item.relative_ci_upper, rel=1e-12)
+        assert item.p_value is not None
+        excludes = item.relative_ci_lower > 0 or item.relative_ci_upper < 0
+        assert excludes == (item.p_value < settings.alpha)
+        compared += 1
+    assert compared >= 4
+
+
+def test_sequential_looks_share_one_mixing_variance(
+    tiny_duckdb: Any, tiny_definition: ExperimentDefinition
+) -> None:
+    """Every daily look of a series uses the same tau2, tuned at the last look.
+
+    tau2 = r s2 / N with s2 the last look's per-unit variance and N the planned
+    units per arm (at least the units in so far): the docs' rule, not one
+    re-derived from each day's own variance.
+    """
+    settings = tiny_definition.analysis.model_copy(
+        update={"sequential": True, "cuped": tiny_definition.analysis.cuped.model_copy(
+            update={"enabled": False})}
+    )  # fmt: skip
+    definition = tiny_definition.model_copy(update={"analysis": settings})
+    library = starter_metrics()
+    cells = compute_cells(tiny_duckdb, definition, library, AS_OF)
+    metric = library["sessions_per_user"]
+    names = metric_columns("sessions_per_user", metric, False)
+    c_rows = cumulative_rows(cells, "sessions_per_user", metric, "control")
+    t_rows = cumulative_rows(cells, "sessions_per_user", metric, "treatment")
+    sequential = compare_rows(metric, names, c_rows, t_rows, definition, looks=True)
+    fixed = compare_rows(metric, names, c_rows, t_rows, tiny_definition)
+
+    tau2 = sequential.absolute.mixing_variance
+    assert tau2 is not None
+    ok = sequential.absolute.ok
+    assert ok.sum() > 3 and np.ptp(tau2[ok]) == 0.0
+    last = fixed.absolute[-1:]
+    n_last = float((last.control_n[0] + last.treatment_n[0]) / 2)
+    planned = planned_n(metric, arm_stats(metric, c_rows.tail(1), names), definition)
+    assert planned is not None
+    s2 = float(last.standard_error[0]) ** 2 * n_last
+    expected = stats.tuned_mixing_variance(
+        s2 / max(float(planned[0]), n_last), settings.alpha
+    )
+    assert tau2[-1] == pytest.approx(float(expected), rel=1e-12)

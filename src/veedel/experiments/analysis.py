@@ -24,6 +24,7 @@ from veedel.experiments.comparison import (
     Comparison,
     aligned_rows,
     compare_rows,
+    cumulative_rows,
     metric_totals,
 )
 from veedel.experiments.definitions import ExperimentDefinition
@@ -105,7 +106,12 @@ def _metric_results(
         totals = metric_totals(cells, key, metric, cells.look_day, by)
         for variant in definition.treatments:
             c_rows, t_rows, values = aligned_rows(totals, control, variant.key, by)
-            comparison = compare_rows(metric, names, c_rows, t_rows, definition)
+            if by is None and definition.analysis.sequential:
+                comparison = _sequential_overall(
+                    cells, definition, key, metric, variant.key
+                )
+            else:
+                comparison = compare_rows(metric, names, c_rows, t_rows, definition)
             for index, value in enumerate(values):
                 results.append(
                     _metric_result(
@@ -121,6 +127,37 @@ def _metric_results(
                     )
                 )
     return results
+
+
+def _sequential_overall(
+    cells: Cells,
+    definition: ExperimentDefinition,
+    key: str,
+    metric: Metric,
+    variant: str,
+    tuning_alpha: float | None = None,
+) -> Comparison:
+    """The always-valid overall result: the last of the daily looks.
+
+    Every day since the start is a look; the result is the running
+    intersection of the daily confidence sequences (one mixing variance for
+    the series) and the running minimum of the always-valid p-values, the
+    same interval the effect-over-time chart ends on. Slices are compared at
+    the look day only, with their own mixing variance from that look.
+    """
+    names = metric_columns(key, metric, definition.analysis.cuped.enabled)
+    control = cumulative_rows(cells, key, metric, definition.control.key)
+    treatment = cumulative_rows(cells, key, metric, variant)
+    comparison = compare_rows(
+        metric, names, control, treatment, definition, looks=True,
+        tuning_alpha=tuning_alpha,
+    )  # fmt: skip
+    reduction = comparison.variance_reduction
+    return Comparison(
+        comparison.absolute[-1:],
+        comparison.relative[-1:],
+        None if reduction is None else reduction[-1:],
+    )
 
 
 def _quantile_results(
@@ -268,12 +305,18 @@ def _apply_correction(
             update={"analysis": settings.model_copy(update={"alpha": level})}
         )
         metric = library[item.metric]
-        names = metric_columns(item.metric, metric, settings.cuped.enabled)
-        totals = metric_totals(cells, item.metric, metric, cells.look_day)
-        c_rows, t_rows, _ = aligned_rows(
-            totals, item.control_variant, item.variant, None
-        )
-        comparison = compare_rows(metric, names, c_rows, t_rows, strict)
+        if settings.sequential:
+            # The stricter sequence keeps the nominal level's mixing variance.
+            comparison = _sequential_overall(
+                cells, strict, item.metric, metric, item.variant, settings.alpha
+            )
+        else:
+            names = metric_columns(item.metric, metric, settings.cuped.enabled)
+            totals = metric_totals(cells, item.metric, metric, cells.look_day)
+            c_rows, t_rows, _ = aligned_rows(
+                totals, item.control_variant, item.variant, None
+            )
+            comparison = compare_rows(metric, names, c_rows, t_rows, strict)
         redone = _metric_result(
             item.metric, metric, strict, item.variant, None, None, comparison, 0, cells
         )

@@ -25,8 +25,10 @@ __all__ = [
     "aligned_rows",
     "arm_stats",
     "compare_rows",
+    "cumulative_rows",
     "metric_totals",
     "planned_n",
+    "series_mixing_variance",
 ]
 
 
@@ -43,6 +45,24 @@ def metric_totals(
     columns = ["n", *[c for c in frame.columns if c.startswith(f"{key}__")]]
     keys = ["variant"] if by is None else ["variant", f"slice_{by}"]
     return matured.groupby(keys)[columns].sum()
+
+
+def cumulative_rows(
+    cells: Cells, key: str, metric: Metric, variant: str
+) -> pd.DataFrame:
+    """Row ``d``: sums over the users whose window is complete on look day ``d``.
+
+    Rows run from day 0 to the look day; the last row equals
+    :func:`metric_totals` for the variant on the look day.
+    """
+    frame = cells.frame[cells.frame["variant"] == variant]
+    columns = ["n", *[c for c in frame.columns if c.startswith(f"{key}__")]]
+    per_day = frame.groupby("exposure_day")[columns].sum()
+    days = range(cells.look_day + 1)
+    cumulative = per_day.reindex(days, fill_value=0.0).cumsum()
+    # A user counts from the day the window closes: shift by the window.
+    shifted = cumulative.shift(maturity_offset(metric), fill_value=0.0)
+    return shifted.reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -125,13 +145,38 @@ def compare_rows(
     control_rows: pd.DataFrame,
     treatment_rows: pd.DataFrame,
     definition: ExperimentDefinition,
-    expected_n: np.ndarray[Any, Any] | None = None,
+    *,
+    looks: bool = False,
+    tuning_alpha: float | None = None,
 ) -> Comparison:
     """Run the engine on aligned rows of control and treatment sums.
 
+    Parameters
+    ----------
+    metric, names
+        The metric and its cell columns (:func:`metric_columns`).
+    control_rows, treatment_rows
+        Sums per arm, one row a comparison. With ``looks`` the rows are the
+        successive cumulative looks of one series (day 0, 1, ...).
+    definition
+        The experiment; its analysis settings apply (alpha, CUPED, sequential).
+    looks
+        The rows are looks of one series: with sequential testing on, one
+        mixing variance is used on every look and the result carries the
+        running intersection of the confidence sequences and the running
+        minimum of the always-valid p-values along the rows.
+    tuning_alpha
+        The alpha the mixing variance is tuned for (default: the settings'
+        alpha). A multiple-testing correction recomputes the sequence at a
+        stricter level with the mixing variance of the nominal one, so that
+        the adjusted interval excludes zero exactly when the adjusted p does.
+
+    Notes
+    -----
     With CUPED on and an engine that provides ``cuped_adjust``, the absolute
     and relative effects are the adjusted ones; with sequential testing on,
-    both become always-valid (confidence sequences and mSPRT p-values).
+    both become always-valid (confidence sequences and mSPRT p-values) with
+    the mixing variance of :func:`series_mixing_variance`.
     """
     settings = definition.analysis
     control = arm_stats(metric, control_rows, names)
@@ -154,14 +199,76 @@ def compare_rows(
         reduction = np.asarray(adjusted[0].variance_reduction, dtype=float)
 
     if settings.sequential:
-        n_now = (control.n + treatment.n) / 2
-        if expected_n is None:
-            expected_n = planned_n(metric, control, definition)
-        planned = n_now if expected_n is None else np.maximum(expected_n, n_now)
-        planned = np.where(planned > 0, planned, 1.0)
-        absolute = stats.sequential_effect(absolute, expected_n=planned)
-        relative = stats.sequential_effect(relative, expected_n=planned)
+        if looks:
+            final = arm_stats(metric, control_rows.tail(1), names)
+            expected = planned_n(metric, final, definition)
+        else:
+            expected = planned_n(metric, control, definition)
+        alpha = settings.alpha if tuning_alpha is None else tuning_alpha
+        axis = 0 if looks else None
+        absolute, relative = (
+            stats.sequential_effect(
+                effect,
+                mixing_variance=series_mixing_variance(effect, expected, alpha, axis),
+                look_axis=axis,
+            )
+            for effect in (absolute, relative)
+        )
     return Comparison(absolute, relative, reduction)
+
+
+def series_mixing_variance(
+    effect: stats.Effect,
+    expected_n: np.ndarray[Any, Any] | None,
+    alpha: float,
+    look_axis: int | None,
+) -> np.ndarray[Any, Any]:
+    """One mixing variance ``tau2`` per series, the same on every look.
+
+    Parameters
+    ----------
+    effect
+        Fixed-horizon effects; with ``look_axis`` the successive looks of each
+        series lie along that axis, otherwise every element is its own series
+        seen at one look.
+    expected_n
+        Planned units per arm (:func:`planned_n`), or ``None`` without a plan.
+    alpha
+        The level the sequence is tuned for.
+    look_axis
+        Axis of the looks, or ``None``.
+
+    Notes
+    -----
+    The per-unit variance ``s2 = SE**2 n`` is taken from the series' latest
+    computable look (``n`` the mean of the two arms' units) and the sequence
+    is tuned to be narrowest at ``N = max(planned n, n at that look)``:
+    ``tau2 = r s2 / N`` (:func:`~veedel.experiments.stats.tuned_mixing_variance`).
+    The looks never re-derive it, which is what the confidence sequence's
+    guarantee assumes (``docs/statistics.md``). A series with no computable
+    look gets ``tau2 = 1``; its looks carry their reason codes anyway.
+    """
+    n_now = (effect.control_n + effect.treatment_n) / 2
+    per_unit = np.where(effect.ok, effect.standard_error**2 * n_now, np.nan)
+    per_unit = np.where(per_unit > 0, per_unit, np.nan)
+    n_now = np.where(np.isfinite(per_unit), n_now, np.nan)
+    if look_axis is not None:
+        per_unit = _latest_finite(per_unit, look_axis)
+        n_now = _latest_finite(n_now, look_axis)
+    planned = n_now if expected_n is None else np.fmax(expected_n, n_now)
+    tau2 = stats.tuned_mixing_variance(per_unit / planned, alpha)
+    return np.where(np.isfinite(tau2) & (tau2 > 0), tau2, 1.0)
+
+
+def _latest_finite(values: np.ndarray[Any, Any], axis: int) -> np.ndarray[Any, Any]:
+    """The last finite value along ``axis``, broadcast back (NaN when none)."""
+    moved = np.moveaxis(np.asarray(values, dtype=np.float64), axis, -1)
+    finite = np.isfinite(moved)
+    has_any = finite.any(axis=-1, keepdims=True)
+    last = moved.shape[-1] - 1 - np.argmax(finite[..., ::-1], axis=-1)
+    picked = np.take_along_axis(moved, last[..., None], axis=-1)
+    picked = np.where(has_any, picked, np.nan)
+    return np.moveaxis(np.broadcast_to(picked, moved.shape), -1, axis)
 
 
 def planned_n(

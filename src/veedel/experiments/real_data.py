@@ -161,22 +161,22 @@ def analyze_asos(frame: pd.DataFrame, alpha: float = 0.05) -> AsosSummary:
     Notes
     -----
     Each look's Welch test uses ``n``, ``sum = mean n`` and ``sum_sq =
-    variance (n - 1) + n mean**2`` per arm. The sequential analysis tunes the
-    confidence sequence for the series' final sample size and keeps the
-    running intersection of intervals and the running minimum of p-values
-    (what stays valid over looks); a series stops at the first look whose
-    always-valid p-value is below ``alpha``, in the direction of that look's
-    estimate.
+    variance (n - 1) + n mean**2`` per arm. The sequential analysis uses one
+    mixing variance per series on every look, tuned so that the confidence
+    sequence is narrowest at the series' final look (``tau2 = r V`` with ``V``
+    the variance of the effect at the last look with variances), and keeps
+    the running minimum of the always-valid p-values (what stays valid over
+    looks); a series stops at the first look whose always-valid p-value is
+    below ``alpha``, in the direction of that look's estimate.
     """
     data = frame.sort_values([*_SERIES, "time_since_start"]).reset_index(drop=True)
     control = _arm(data["count_c"], data["mean_c"], data["variance_c"])
     treatment = _arm(data["count_t"], data["mean_t"], data["variance_t"])
     fixed = stats.compare_means(control, treatment, alpha=alpha)
 
-    groups = data.groupby(_SERIES, sort=False)
-    final_n = groups["count_c"].transform("last") + groups["count_t"].transform("last")
-    expected = np.maximum(final_n.to_numpy(dtype=np.float64) / 2, 1.0)
-    sequential = stats.sequential_effect(fixed, expected_n=expected)
+    sequential = stats.sequential_effect(
+        fixed, mixing_variance=_asos_mixing_variance(data, fixed, alpha)
+    )
 
     data["estimate"] = fixed.point_estimate
     data["p_fixed"] = np.where(fixed.ok, _p_values(fixed), np.nan)
@@ -184,6 +184,19 @@ def analyze_asos(frame: pd.DataFrame, alpha: float = 0.05) -> AsosSummary:
     data["p_seq"] = data.groupby(_SERIES, sort=False)["p_seq"].cummin()
     records = [_asos_series(key, part, alpha) for key, part in data.groupby(_SERIES)]
     return _asos_summary(data, records, alpha)
+
+
+def _asos_mixing_variance(
+    data: pd.DataFrame, fixed: stats.Effect, alpha: float
+) -> np.ndarray[Any, Any]:
+    """``tau2`` per row: the same for every look of a series (1 when none fits)."""
+    variance = pd.Series(
+        np.where(fixed.ok, fixed.standard_error**2, np.nan), index=data.index
+    )
+    # groupby's "last" skips NaN: the latest look with usable variances.
+    final = variance.groupby([data[c] for c in _SERIES], sort=False).transform("last")
+    tau2 = stats.tuned_mixing_variance(final.to_numpy(dtype=np.float64), alpha)
+    return np.where(np.isfinite(tau2) & (tau2 > 0), tau2, 1.0)
 
 
 def _p_values(effect: stats.Effect) -> np.ndarray[Any, Any]:

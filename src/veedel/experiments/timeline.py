@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 
 from veedel.experiments import stats
-from veedel.experiments.comparison import arm_stats, compare_rows, planned_n
+from veedel.experiments.comparison import compare_rows, cumulative_rows
 from veedel.experiments.definitions import ExperimentDefinition
-from veedel.experiments.metrics import Metric, MetricLibrary
-from veedel.experiments.pipeline import Cells, maturity_offset, metric_columns
+from veedel.experiments.metrics import MetricLibrary
+from veedel.experiments.pipeline import Cells, metric_columns
 from veedel.experiments.results import DailyPoint, finite_or_none
 
 __all__ = ["daily_points"]
-
-
-def _cumulative_by_day(
-    cells: Cells, key: str, metric: Metric, variant: str
-) -> pd.DataFrame:
-    """Row ``d``: sums over users whose window is complete on look day ``d``."""
-    frame = cells.frame[cells.frame["variant"] == variant]
-    columns = ["n", *[c for c in frame.columns if c.startswith(f"{key}__")]]
-    per_day = frame.groupby("exposure_day")[columns].sum()
-    days = range(cells.look_day + 1)
-    cumulative = per_day.reindex(days, fill_value=0.0).cumsum()
-    # A user counts from the day the window closes: shift by the window.
-    shifted = cumulative.shift(maturity_offset(metric), fill_value=0.0)
-    return shifted.reset_index(drop=True)
 
 
 def daily_points(
@@ -38,8 +22,10 @@ def daily_points(
     """Cumulative relative effect per day for every metric and treatment.
 
     The daily effects are not CUPED-adjusted (the chart shows the raw
-    comparison). With sequential testing on, each day shows the running
-    intersection of the confidence sequences so far.
+    comparison). With sequential testing on, every day's confidence sequence
+    uses the same mixing variance (tuned once per metric x treatment for the
+    planned size) and each day shows the running intersection of the
+    sequences so far, which is still valid and never widens.
     """
     points: list[DailyPoint] = []
     control = definition.control.key
@@ -56,37 +42,15 @@ def daily_points(
         if metric.kind == "quantile":
             continue
         names = metric_columns(key, metric, False)
-        c_rows = _cumulative_by_day(cells, key, metric, control)
-        # Tune every day's confidence sequence for the same planned size.
-        expected = None
-        if settings.sequential:
-            final = arm_stats(metric, c_rows.tail(1), names)
-            expected = planned_n(metric, final, plain)
+        c_rows = cumulative_rows(cells, key, metric, control)
         for variant in definition.treatments:
-            t_rows = _cumulative_by_day(cells, key, metric, variant.key)
+            t_rows = cumulative_rows(cells, key, metric, variant.key)
+            # The days are the looks of one series: one mixing variance.
             effect = compare_rows(
-                metric, names, c_rows, t_rows, plain, expected_n=expected
+                metric, names, c_rows, t_rows, plain, looks=True
             ).relative
-            if settings.sequential:
-                effect = _intersected(effect)
             points.extend(_points(key, variant.key, cells, c_rows, t_rows, effect))
     return points
-
-
-def _intersected(effect: stats.Effect) -> stats.Effect:
-    """Running intersection of daily confidence sequences (still valid).
-
-    Each day's sequence covers the effect on every day at once, so their
-    intersection up to a day does too, and it never widens.
-    """
-    ok = effect.ok
-    lower = np.where(ok, effect.ci_lower, np.nan)
-    upper = np.where(ok, effect.ci_upper, np.nan)
-    return replace(
-        effect,
-        ci_lower=np.where(ok, np.fmax.accumulate(lower), effect.ci_lower),
-        ci_upper=np.where(ok, np.fmin.accumulate(upper), effect.ci_upper),
-    )
 
 
 def _points(
