@@ -14,6 +14,7 @@ from veedel.data import bundled
 from veedel.errors import DataError
 from veedel.warehouse import connect
 from veedel.warehouse.ingest import ingest_reddit
+from veedel.warehouse.ingest.reddit import CITY_SUBREDDITS
 
 REDDIT = bundled("reddit_geo")
 FILES = sorted(REDDIT.glob("*.csv"))
@@ -54,6 +55,48 @@ def test_reddit_post_keeps_title_score_and_utc_time(con: Any) -> None:
     assert row["created_at"] == datetime(2012, 12, 13, 23, 26, 16)
     assert row["user_id"] is None
     assert row["source"] == "reddit"
+
+
+def test_reddit_city_subreddit_posts_get_their_city(con: Any) -> None:
+    """City files give every post the city; country files give none; no coordinates.
+
+    Counts per file are the records pandas reads from the bundled files.
+    """
+    ingest_reddit(con, FILES)
+    posts = con.table("posts")
+
+    counts = (
+        posts.group_by(["channel_id", "city"])
+        .agg(n=posts.count(), located=posts.latitude.notnull().sum())
+        .to_pyarrow()
+        .to_pylist()
+    )
+    by_channel = {row["channel_id"]: row for row in counts}
+    assert len(counts) == len(by_channel) == 10
+    assert by_channel["reddit:berlin"]["city"] == "Berlin"
+    assert by_channel["reddit:nyc"]["city"] == "New York"
+    assert by_channel["reddit:sanfrancisco"]["city"] == "San Francisco"
+    for country in ("reddit:de", "reddit:germany", "reddit:europe"):
+        assert by_channel[country]["city"] is None
+    assert {r["city"] for r in counts} == {*CITY_SUBREDDITS.values(), None}
+    for path in FILES:
+        assert by_channel[f"reddit:{path.stem}"]["n"] == len(pd.read_csv(path))
+    assert sum(r["located"] for r in counts) == 0
+
+
+def test_reddit_cities_argument_replaces_the_default(con: Any, tmp_path: Path) -> None:
+    """A team's own mapping names the city; an empty mapping gives none."""
+    koeln = _copy(tmp_path, HEADER + "1355441176.0,3,k1,Dom,\n", name="Koeln.csv")
+    berlin = _copy(tmp_path, HEADER + "1355441176.0,3,b1,Spree,\n", name="berlin.csv")
+
+    ingest_reddit(con, [koeln], cities={"koeln": "Köln"})
+    ingest_reddit(con, [berlin], cities={})
+
+    rows = con.table("posts").select("post_id", "city").to_pyarrow().to_pylist()
+    assert sorted(rows, key=lambda r: r["post_id"]) == [
+        {"post_id": "reddit:b1", "city": None},
+        {"post_id": "reddit:k1", "city": "Köln"},
+    ]
 
 
 def test_reddit_second_ingest_writes_nothing(con: Any) -> None:

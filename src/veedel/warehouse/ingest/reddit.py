@@ -2,18 +2,21 @@
 
 Each file becomes one channel ``reddit:<file stem>`` named ``r/<file stem>``,
 and each record a post in it: title and self-text as the text, the net score,
-the creation time. What the export lacks is not invented: there are no
-authors (``user_id`` stays empty, so no users are written), no individual
-votes (``ups`` and ``downs`` are totals without voters or times, so they
-do not become ``votes`` rows; the net ``score`` is kept), no comments, and no
-coordinates (a city subreddit says what a post is about, not where its author
-was). Link targets (``url``) are not kept as images; veedel fetches nothing.
+the creation time. A file of a city's subreddit (``berlin.csv``, ``nyc.csv``,
+see :data:`CITY_SUBREDDITS`) gives its posts that city, as a location-based
+app puts a post in the city whose feed it is written to. What the export lacks
+is not invented: there are no authors (``user_id`` stays empty, so no users are
+written), no individual votes (``ups`` and ``downs`` are totals without voters
+or times, so they do not become ``votes`` rows; the net ``score`` is kept), no
+comments, and no coordinates (a city subreddit says which city a post is for,
+not where its author was). Link targets (``url``) are not kept as images;
+veedel fetches nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,7 @@ from veedel.warehouse.ingest.rejects import RowProblem
 from veedel.warehouse.ingest.run import IngestRun, Progress
 from veedel.warehouse.ingest.summary import IngestSummary
 
-__all__ = ["REDDIT_COLUMNS", "ingest_reddit"]
+__all__ = ["CITY_SUBREDDITS", "REDDIT_COLUMNS", "ingest_reddit"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,19 @@ used when present."""
 
 SOURCE = "reddit"
 
+CITY_SUBREDDITS: Mapping[str, str] = {
+    "berlin": "Berlin",
+    "london": "London",
+    "nyc": "New York",
+    "paris": "Paris",
+    "sanfrancisco": "San Francisco",
+    "sydney": "Sydney",
+    "toronto": "Toronto",
+}
+"""City of each city subreddit, by the file stem (the subreddit's name in lower
+case). Country and region subreddits (``de``, ``germany``, ``europe``) have no
+city."""
+
 
 def ingest_reddit(
     con: Any,
@@ -47,6 +63,7 @@ def ingest_reddit(
     skip_bad_rows: bool = False,
     rejects: str | Path | None = None,
     progress: Progress | None = None,
+    cities: Mapping[str, str] | None = None,
 ) -> IngestSummary:
     """Load Reddit export CSVs into the warehouse, one channel per file.
 
@@ -62,6 +79,9 @@ def ingest_reddit(
         File for the rejected rows with their reason (``.csv`` or ``.jsonl``).
     progress
         Called with the number of bytes read as reading advances.
+    cities
+        City of the posts of each file, by file stem, compared in lower case;
+        :data:`CITY_SUBREDDITS` if None. Posts of other files have no city.
 
     Returns
     -------
@@ -82,16 +102,22 @@ def ingest_reddit(
             raise DataError("files", "must be existing files", str(path))
 
     rejects_path = Path(rejects) if rejects is not None else None
+    city_of = {
+        stem.lower(): city
+        for stem, city in (CITY_SUBREDDITS if cities is None else cities).items()
+    }
     with IngestRun(
         con, SOURCE, skip_bad_rows=skip_bad_rows, rejects=rejects_path
     ) as run:
         for path in paths:
             run.summary.files.append(path)
-            _read_file(path, run, progress)
+            _read_file(path, run, progress, city_of.get(path.stem.lower()))
         return run.finish()
 
 
-def _read_file(path: Path, run: IngestRun, progress: Progress | None) -> None:
+def _read_file(
+    path: Path, run: IngestRun, progress: Progress | None, city: str | None
+) -> None:
     log.debug("Reading %s", path)
     records = iter_csv(path, REDDIT_COLUMNS, progress=progress)
 
@@ -105,12 +131,12 @@ def _read_file(path: Path, run: IngestRun, progress: Progress | None) -> None:
             run.problem("posts", problem, path, f"line {line} (record {number})")
             continue
         try:
-            run.add("posts", _post(record.values, channel))
+            run.add("posts", _post(record.values, channel, city))
         except RowProblem as problem:
             run.problem("posts", problem, path, record.location)
 
 
-def _post(values: dict[str, str], channel: str) -> dict[str, Any]:
+def _post(values: dict[str, str], channel: str, city: str | None) -> dict[str, Any]:
     """One record as a canonical post."""
     title = require(values, "title")
     text = values.get("selftext") or ""
@@ -120,6 +146,7 @@ def _post(values: dict[str, str], channel: str) -> dict[str, Any]:
         "created_at": _epoch(require(values, "created_utc"), "created_utc"),
         "text": f"{title}\n\n{text}".strip() if text else title,
         "score": _score(values.get("score")),
+        "city": city,
         "source": SOURCE,
     }
 
