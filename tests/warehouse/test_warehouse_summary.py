@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,8 @@ def test_cli_summary_prints_table_and_json(warehouse_url: str) -> None:
     assert shown.exit_code == 0, shown.output
     assert "truth_users" in shown.output
     assert "absent" in shown.output
+    # Each source is a row of its own: its name, then its count.
+    assert re.search(r"│\s+simulator\s+│\s+1 │", shown.output), shown.output
     data = json.loads(as_json.stdout)
     assert data["tables"][0] == {
         "name": "users",

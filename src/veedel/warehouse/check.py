@@ -78,7 +78,7 @@ def check_warehouse(con: Any, now: datetime | None = None) -> CheckReport:
 
     checker = _Checker(con, now.astimezone(UTC))
     report = checker.run()
-    log.info("%s", report.headline())
+    log.debug("%s", report.headline())
     return report
 
 

@@ -83,19 +83,20 @@ class WarehouseSummary:
         self, console: Console, options: ConsoleOptions
     ) -> Iterator[RenderableType]:
         table = Table(title="Warehouse summary")
-        # Names are never cut; long source names wrap instead.
-        table.add_column("table", no_wrap=True)
+        # Each source gets an indented row of its own under its table, so long
+        # source names stay whole on an 80-column terminal.
+        table.add_column("table / source", no_wrap=True)
         table.add_column("rows", justify="right", no_wrap=True)
         table.add_column("from", no_wrap=True)
         table.add_column("to", no_wrap=True)
-        table.add_column("sources", overflow="fold")
 
         for t in self.tables:
             if not t.present:
-                table.add_row(t.name, "[dim]absent[/]", "", "", "")
+                table.add_row(t.name, "[dim]absent[/]", "", "")
                 continue
-            sources = "\n".join(f"{s}: {n:,}" for s, n in t.sources.items())
-            table.add_row(t.name, f"{t.rows:,}", _day(t.first), _day(t.last), sources)
+            table.add_row(t.name, f"{t.rows:,}", _day(t.first), _day(t.last))
+            for source, n in t.sources.items():
+                table.add_row(f"[dim]  {source}[/]", f"[dim]{n:,}[/]", "", "")
         yield table
 
 
