@@ -44,7 +44,7 @@ from veedel.experiments.results import (
 )
 from veedel.experiments.sentences import metric_sentence, outcome_of
 from veedel.experiments.timeline import daily_points
-from veedel.experiments.verdict import decide
+from veedel.experiments.verdict import breaches_margin, decide
 
 __all__ = ["analyze", "default_as_of"]
 
@@ -352,9 +352,7 @@ def _breached(
         upper = finite_or_none(absolute.ci_upper[index])
         if lower is None or upper is None:
             return False
-    if metric.higher_is_better:
-        return upper < -margin
-    return lower > margin
+    return breaches_margin(metric, lower, upper, margin)
 
 
 def _versions() -> dict[str, str]:

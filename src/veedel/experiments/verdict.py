@@ -10,8 +10,9 @@ The rule, in order (configurable through ``analysis.decision``):
 4. at least one primary metric significantly better (``primary: any``; every
    one with ``primary: all``) and none significantly worse: **Ship**;
 5. a primary metric significantly worse: **Don't ship**;
-6. nothing significant and the planned power reached (or the end date
-   passed): **Don't ship** (no effect worth shipping was found);
+6. nothing significant and the planned power reached, or the end date (plus
+   the longest primary window) passed: **Don't ship** (no effect worth
+   shipping was found; the sentence says which of the two);
 7. otherwise **Keep running**, with about how many days are left to reach the
    users needed to detect the planned minimum effect (``analysis.mde``,
    relative) with ``analysis.power``.
@@ -31,7 +32,7 @@ from veedel.experiments.metrics import Metric, MetricLibrary
 from veedel.experiments.pipeline import Cells, maturity_offset
 from veedel.experiments.results import HealthCheck, MetricResult, Verdict
 
-__all__ = ["days_to_power", "decide"]
+__all__ = ["breaches_margin", "days_to_power", "decide"]
 
 
 def _array(value: Any) -> npt.NDArray[np.float64]:
@@ -66,6 +67,24 @@ def _baseline(metric: Metric, cells: Cells, key: str, control: str) -> stats.Bas
     if metric.kind == "proportion":
         return stats.Baseline.for_proportion(sample.mean)
     return stats.Baseline.for_mean(np.sqrt(sample.variance), sample.mean)
+
+
+def breaches_margin(
+    metric: Metric, ci_lower: float | None, ci_upper: float | None, margin: float
+) -> bool:
+    """True when a guardrail is significantly worse beyond its margin.
+
+    The whole interval must lie past the margin in the bad direction: for a
+    metric where higher is better ``ci_upper < -margin``, otherwise
+    ``ci_lower > margin``. An interval that reaches into the margin (even one
+    that excludes zero) is no breach; one that ends exactly on it is none
+    either. ``None`` ends (nothing computed) are no breach.
+    """
+    if ci_lower is None or ci_upper is None:
+        return False
+    if metric.higher_is_better:
+        return ci_upper < -margin
+    return ci_lower > margin
 
 
 def days_to_power(
@@ -195,13 +214,22 @@ def _decide_on_primary(
     days = [days_to_power(definition, library, item, cells) for item in primary]
     known = [d for d in days if d is not None]
     left = max(known) if known else None
-    if left == 0 or _finished(definition, cells, library):
+    mde = f"{definition.analysis.mde:.0%}"
+    if left == 0:
         return Verdict(
             "dont_ship",
             "Don't ship: the experiment had enough users to detect the planned"
-            f" {definition.analysis.mde:.0%} change and found no clear effect.",
+            f" {mde} change and found no clear effect.",
             sentences,
             "Keep the control, or test a bolder change.",
+        )
+    if _finished(definition, cells, library):
+        return Verdict(
+            "dont_ship",
+            "Don't ship: the experiment ended without a clear effect, before it"
+            f" had the users to detect the planned {mde} change.",
+            sentences,
+            "Keep the control, or run longer or on more users to test again.",
         )
     about = f"about {left} more days" if left is not None else "more time"
     return Verdict(
