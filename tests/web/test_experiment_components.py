@@ -128,6 +128,20 @@ def test_metric_sections_keep_roles_apart_in_order(analysed: Analysed) -> None:
     assert sum(len(s.rows) for s in sections) == len(result.metrics)
 
 
+def test_metric_rows_state_the_p_value_as_a_phrase(analysed: Analysed) -> None:
+    """Each row reads 'p = 0.123' or 'p < 0.001' (never 'p = < 0.001')."""
+    _, result = analysed["onboarding_checklist"]
+    for section in metric_sections(result):
+        for row in section.rows:
+            p = row.item.p_value
+            if p is None:
+                assert row.p_value == "p —"
+            elif p < 0.001:
+                assert row.p_value == "p < 0.001"
+            else:
+                assert row.p_value == f"p = {p:.3f}"
+
+
 def test_settings_rows_explain_each_setting(analysed: Analysed) -> None:
     """Alpha, correction, CUPED and sequential each get a value and a sentence."""
     _, result = analysed["onboarding_checklist"]

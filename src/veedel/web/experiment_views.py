@@ -238,9 +238,10 @@ def _row(item: MetricResult, scale: float) -> MetricRow:
 
 
 def _p_value(value: float | None) -> str:
+    """``p = 0.344``, ``p < 0.001``, or a dash when there is none."""
     if value is None:
-        return "—"
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+        return "p —"
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
 
 
 def _rows(items: Sequence[MetricResult]) -> tuple[MetricRow, ...]:
