@@ -142,11 +142,14 @@ def scan_command(
         def recorded(record: Any, verdict: Any, path: Path) -> None:
             counts[record.action or f"error: {record.error}"] += 1
             if review_queue is not None and verdict is not None:
+                # Unique: a resumed scan meets again the files whose records
+                # were still in the buffer when it was killed.
                 review_queue.submit(
                     verdict,
                     path.read_bytes(),
                     ref=str(path),
                     media_type=_media_type(path),
+                    unique=True,
                 )
             progress.advance(task)
 

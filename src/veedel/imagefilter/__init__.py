@@ -27,7 +27,7 @@ from veedel.imagefilter.preprocess import (
     Preprocessing,
     to_tensor,
 )
-from veedel.imagefilter.queue import Claim, ClaimConflict, ReviewQueue
+from veedel.imagefilter.queue import Claim, ClaimConflict, ReviewQueue, Submission
 from veedel.imagefilter.scan import Scanner, ScanRecord, scan_folder
 from veedel.imagefilter.settings import ImageFilterSettings, load_settings
 from veedel.imagefilter.stats import agreement, queue_stats, review_labels
@@ -54,6 +54,7 @@ __all__ = [
     "ReviewQueue",
     "ScanRecord",
     "Scanner",
+    "Submission",
     "Thresholds",
     "TuningResult",
     "Verdict",

@@ -31,6 +31,7 @@ from veedel.errors import InputError, NotFoundError
 from veedel.imagefilter.policy import Action, Verdict
 from veedel.imagefilter.tables import (
     AuditEvent,
+    DecisionKey,
     ImageBlob,
     ImageDecision,
     ReviewDecision,
@@ -55,13 +56,22 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+class _Duplicate(Exception):
+    """Raised inside a submission to roll it back: the image is already stored."""
+
+
 @dataclass(frozen=True)
 class Submission:
-    """What :meth:`ReviewQueue.submit` stored for one image."""
+    """What :meth:`ReviewQueue.submit` stored for one image.
+
+    ``duplicate`` is True when a ``unique`` submission found the image already
+    stored: the ids are those of the earlier submission and nothing was added.
+    """
 
     decision_id: int
     item_id: int | None
     kind: str | None
+    duplicate: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,13 +158,34 @@ class ReviewQueue:
         *,
         ref: str,
         media_type: str = "application/octet-stream",
+        unique: bool = False,
     ) -> Submission:
         """Store the automatic decision and queue the image if a human must look.
 
         The image is queued when the action is ``review``, or as a blind audit
         sample of an ``allow`` or ``block`` with the configured shares.
+
+        With ``unique``, at most one decision is ever stored per content
+        digest, surface and model version: submitting the same image again
+        (a resumed scan, or two at once) stores nothing and returns the first
+        submission with ``duplicate=True``. The database enforces it, with an
+        insert that skips a duplicate key on SQLite and PostgreSQL.
         """
         sha256 = hashlib.sha256(content).hexdigest()
+        try:
+            return self._store(verdict, content, sha256, ref, media_type, unique)
+        except _Duplicate:
+            return self._stored(sha256, verdict)
+
+    def _store(
+        self,
+        verdict: Verdict,
+        content: bytes,
+        sha256: str,
+        ref: str,
+        media_type: str,
+        unique: bool,
+    ) -> Submission:
         kind, probability = self._queue_kind(verdict, sha256)
         now = utcnow()
         with session_scope(self.engine) as session:
@@ -171,6 +202,9 @@ class ReviewQueue:
             )
             session.add(decision)
             session.flush()
+            # Leaving the scope by an exception rolls the decision back too.
+            if unique and not _insert_key(session, sha256, verdict, decision.id):
+                raise _Duplicate
             if kind is None:
                 return Submission(decision.id, None, None)
 
@@ -195,6 +229,31 @@ class ReviewQueue:
                 score=verdict.score,
             )
             return Submission(decision.id, item.id, kind)
+
+    def _stored(self, sha256: str, verdict: Verdict) -> Submission:
+        """The earlier unique submission of ``sha256`` on the verdict's surface."""
+        with session_scope(self.engine) as session:
+            decision_id = session.scalar(
+                select(DecisionKey.decision_id).where(
+                    DecisionKey.sha256 == sha256,
+                    DecisionKey.surface == verdict.surface,
+                    DecisionKey.model_version == verdict.model_version,
+                )
+            )
+            assert decision_id is not None, "a duplicate key has a committed row"
+            item = session.scalars(
+                select(ReviewItem)
+                .where(ReviewItem.decision_id == decision_id)
+                .order_by(ReviewItem.id)
+                .limit(1)
+            ).first()
+            logger.debug("Image %s already stored as decision %d", sha256, decision_id)
+            return Submission(
+                decision_id,
+                None if item is None else item.id,
+                None if item is None else item.kind,
+                duplicate=True,
+            )
 
     def _queue_kind(self, verdict: Verdict, sha256: str) -> tuple[str | None, float]:
         if verdict.action is Action.REVIEW:
@@ -511,3 +570,39 @@ def _store_blob(session: Session, sha256: str, media_type: str, content: bytes) 
         )
     elif session.get(ImageBlob, sha256) is None:
         session.add(ImageBlob(**values))
+
+
+def _insert_key(
+    session: Session, sha256: str, verdict: Verdict, decision_id: int
+) -> bool:
+    """Claim the unique key of a decision; False if another decision holds it.
+
+    A look-up before the insert would race with a concurrent submission of
+    the same image, so the insert itself skips a duplicate key; on PostgreSQL
+    it waits for the other transaction and skips once that one has committed.
+    Whether a row went in is read from ``RETURNING`` (psycopg may report no
+    row count for this insert).
+    """
+    values = {
+        "sha256": sha256,
+        "surface": verdict.surface,
+        "model_version": verdict.model_version,
+        "decision_id": decision_id,
+    }
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement: Any = pg_insert(DecisionKey).values(values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(DecisionKey).values(values).on_conflict_do_nothing()
+    else:
+        key = (sha256, verdict.surface, verdict.model_version)
+        if session.get(DecisionKey, key) is not None:
+            return False
+        session.add(DecisionKey(**values))
+        return True
+    inserted = session.execute(statement.returning(DecisionKey.decision_id))
+    return inserted.first() is not None

@@ -5,8 +5,10 @@ threads while the model scores the current one, so the model rarely waits.
 :func:`scan_folder` writes one record per file to a CSV or JSON Lines file as
 it goes (flushed after every batch); run again with the same output file it
 skips the files already recorded, so an interrupted scan resumes where it
-stopped. A file that cannot be decoded is recorded with its error code and
-does not stop the scan.
+stopped. A file is handed to the caller (to queue it) before its record is
+written, so no record stands for an image that was never queued. A file
+that cannot be decoded is recorded with its error code and does not stop the
+scan.
 """
 
 from __future__ import annotations
@@ -260,8 +262,12 @@ def scan_folder(
     """Scan ``root`` into ``out``; returns (files scanned now, files skipped).
 
     ``on_start(total, skipped)`` is called once the files are listed and
-    ``on_record(record, verdict, path)`` after each file, for progress and
-    for queueing.
+    ``on_record(record, verdict, path)`` for each file, for progress and for
+    queueing. ``on_record`` runs before the record is written, so every
+    record in ``out`` has been handled; records are flushed once per batch, so
+    after a hard kill the last few handled files have no record and are
+    handled again on resume. A handler with an outside effect must therefore
+    be idempotent (the CLI queues with ``unique=True``).
     """
     files = image_files(root)
     if out.is_dir():
@@ -283,12 +289,14 @@ def scan_folder(
         if fmt == "csv" and new_file:
             writer.writeheader()
         for count, (record, verdict) in enumerate(scanner.scan(todo, root), start=1):
+            # Handled before written: a record in the output has always been
+            # queued, and one lost in the buffer is handled again on resume.
+            if on_record is not None:
+                on_record(record, verdict, root / record.path)
             if fmt == "csv":
                 writer.writerow(asdict(record))
             else:
                 stream.write(json.dumps(asdict(record)) + "\n")
-            if on_record is not None:
-                on_record(record, verdict, root / record.path)
             if count % scanner.batch_size == 0:
                 stream.flush()
     return len(todo), skipped

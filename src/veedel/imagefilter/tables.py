@@ -2,6 +2,9 @@
 
 * ``imagefilter_decisions``: every automatic decision, with score, model
   version, thresholds and time.
+* ``imagefilter_decision_keys``: at most one decision per content digest,
+  surface and model version for submissions that ask for it (a scan), so a
+  resumed scan never stores or queues an image twice.
 * ``imagefilter_images``: the bytes of images a human has to look at, once per
   content digest.
 * ``imagefilter_review_items``: the review queue; an item is open until
@@ -38,6 +41,7 @@ from veedel.store import Base
 
 __all__ = [
     "AuditEvent",
+    "DecisionKey",
     "ImageBlob",
     "ImageDecision",
     "ReviewDecision",
@@ -60,6 +64,22 @@ class ImageDecision(Base):
     block_threshold: Mapped[float] = mapped_column(Float)
     model_version: Mapped[str] = mapped_column(String(128))
     decided_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class DecisionKey(Base):
+    """The one decision stored for an image on a surface under a model version.
+
+    Its own table rather than a unique column on ``imagefilter_decisions``, so
+    a store created before it gains the table without a migration; uploads
+    through the API are separate events and store no key.
+    """
+
+    __tablename__ = "imagefilter_decision_keys"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    surface: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(128), primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("imagefilter_decisions.id"))
 
 
 class ImageBlob(Base):
