@@ -136,6 +136,56 @@ GLOSSARY: dict[str, str] = {
         "What you change, what you expect it to do and why, in one or two"
         " sentences. It is written down before the data comes in."
     ),
+    "status": (
+        "Where the experiment stands. Running: keep collecting data. Ready for"
+        " review: the end date has passed without a clear verdict, so someone"
+        " should decide. Ship and Don't ship: the decision rule's verdict."
+        " Unhealthy: a health check failed, so no verdict is given."
+    ),
+    "effect": (
+        "The relative change of the primary metric that decided the verdict,"
+        " treatment against control, in the latest stored analysis, with its"
+        " result word: better, worse or inconclusive."
+    ),
+    "as_of": (
+        "The last day of data the stored analysis used. Later events are not in"
+        " these numbers until the experiment is analysed again."
+    ),
+    "n": (
+        "The number of users counted in each group: assigned users whose metric"
+        " window had passed on the 'as of' day."
+    ),
+    "margin": (
+        "How much worse a guardrail may get before it blocks shipping, relative"
+        " to control: a 5 % margin lets reports per user rise by up to 5 %."
+        " 'Margin breached' means the whole interval lies beyond the margin on"
+        " the bad side, so the change is clearly worse than allowed."
+    ),
+    "variance_reduction": (
+        "How much of the metric's noise CUPED removed by using each user's"
+        " behaviour before the experiment. Removing 30 % of the variance gives"
+        " the precision of about 1.4 times as many users."
+    ),
+    "kind": (
+        "How the metric is measured. A proportion is the share of users who did"
+        " something (retained on day 7); a mean is an average per user (posts per"
+        " user); a ratio divides two totals (votes per post); a quantile is a"
+        " point of the distribution, such as the median."
+    ),
+    "direction": (
+        "Which way is good for this metric. Higher is better for posts; lower is"
+        " better for reports. 'Better' and 'worse' on the experiment page follow"
+        " this direction."
+    ),
+    "sd": (
+        "The standard deviation per user: how much users differ from each other."
+        " The larger it is against the value, the more users an experiment needs."
+    ),
+    "minimum_sample_size": (
+        "The fewest users each variant needs for this metric before any verdict."
+        " Below it the health check 'Minimum sample size' fails, whatever the"
+        " numbers say."
+    ),
 }
 
 _SECTION_TITLES = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -54,8 +55,8 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 
-# Rows rendered on the list page at most; the count above says how many match.
-MAX_LIST_ROWS = 200
+# Rows per page of the list; the pager links keep the search and the filters.
+PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -104,11 +105,72 @@ def _list_row(entry: ExperimentEntry, names: dict[str, str], today: dt.date) -> 
     )
 
 
+@dataclass(frozen=True)
+class Pager:
+    """One page of the experiments list: which rows, and links to its neighbours."""
+
+    number: int
+    pages: int
+    first: int
+    last: int
+    matching: int
+    previous_url: str | None
+    next_url: str | None
+    total: int
+
+    @property
+    def sentence(self) -> str:
+        """Which rows are shown, such as "Showing 1–100 of 500 experiments"."""
+        if not self.matching:
+            return f"No experiment matches ({self.total:,} in all)."
+        rows = f"{self.first:,}–{self.last:,}"
+        if self.first == self.last:
+            rows = f"{self.first:,}"
+        noun = "experiment" if self.matching == 1 else "experiments"
+        if self.matching == self.total:
+            return f"Showing {rows} of {self.matching:,} {noun}."
+        return (
+            f"Showing {rows} of {self.matching:,} matching {noun}"
+            f" ({self.total:,} in all)."
+        )
+
+
+def _page_number(page: str) -> int:
+    # A page number that is not a whole number shows the first page, as a
+    # browser's hand-edited URL should not end in an error.
+    try:
+        return max(1, int(page.strip()))
+    except ValueError:
+        return 1
+
+
+def _pager(matching: int, total: int, wanted: int, filters: dict[str, str]) -> Pager:
+    pages = max(1, -(-matching // PAGE_SIZE))
+    number = min(wanted, pages)
+    kept = {name: value for name, value in filters.items() if value}
+
+    def url(page: int) -> str:
+        query = urlencode({**kept, "page": page} if page > 1 else kept)
+        return f"/experiments?{query}" if query else "/experiments"
+
+    first = (number - 1) * PAGE_SIZE
+    return Pager(
+        number=number,
+        pages=pages,
+        first=first + 1 if matching else 0,
+        last=min(first + PAGE_SIZE, matching),
+        matching=matching,
+        previous_url=url(number - 1) if number > 1 else None,
+        next_url=url(number + 1) if number < pages else None,
+        total=total,
+    )
+
+
 @router.get("/experiments", response_class=HTMLResponse)
 def experiments_page(
-    request: Request, q: str = "", status: str = "", owner: str = ""
+    request: Request, q: str = "", status: str = "", owner: str = "", page: str = "1"
 ) -> HTMLResponse:
-    """Every experiment with its status, owner, dates and primary effect."""
+    """Every experiment with its status, owner, dates and primary effect, paged."""
     user = current_user(request)
     names = {metric.key: metric.name for metric in metric_library(request.app)}
     today = dt.date.today()
@@ -122,18 +184,23 @@ def experiments_page(
         rows = [row for row in rows if row.badge.text == status]
     if owner:
         rows = [row for row in rows if row.owner == owner]
+
+    q = q[:200]
+    filters = {"q": q, "status": status, "owner": owner}
+    pager = _pager(len(rows), total, _page_number(page[:20]), filters)
     return render(
         request,
         "experiments/list.html",
-        rows=rows,
-        shown=rows[:MAX_LIST_ROWS],
+        shown=rows[pager.first - 1 : pager.last] if rows else [],
+        pager=pager,
         total=total,
-        q=q[:200],
+        q=q,
         status=status,
         owner=owner,
         owners=owners,
         statuses=STATUSES,
         can_edit=user.can("editor"),
+        glossary=GLOSSARY,
     )
 
 
