@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from veedel.imagefilter import (
     DecodeLimits,
     ImageDecodeError,
     decode_image,
+    read_image_file,
 )
 
 
@@ -83,6 +85,76 @@ def test_truncated_png_is_truncated() -> None:
     assert _code(data[: len(data) // 2]) == "truncated"
 
 
+def _small_photo() -> Image.Image:
+    return Image.open(PHOTOS["astronaut"]).convert("RGB").resize((64, 64))
+
+
+@pytest.mark.parametrize("fraction", [0.02, 0.5, 0.99])
+def test_truncated_webp_is_truncated(fraction: float) -> None:
+    """A WebP cut anywhere cannot even be opened by Pillow; its RIFF header
+    declares more bytes than arrived, so it is 'truncated', not a non-image."""
+    data = _encode(_small_photo(), "WEBP")
+
+    assert _code(data[: max(int(len(data) * fraction), 20)]) == "truncated"
+
+
+def test_truncated_animated_webp_is_truncated() -> None:
+    """An animated WebP cut in half, or right after its first chunk header."""
+    photo = _small_photo()
+    data = _encode(photo, "WEBP", save_all=True, append_images=[photo.rotate(90)])
+
+    assert data[12:16] == b"VP8X"  # the extended (animated) layout
+    assert _code(data[: len(data) // 2]) == "truncated"
+    assert _code(data[:30]) == "truncated"
+
+
+def test_jpeg_cut_before_its_size_header_is_truncated() -> None:
+    """A JPEG that ends before its frame header (SOF, which holds the size)
+    is not identified by Pillow; its segments run past the end: 'truncated'."""
+    data = jpeg_bytes("rocket")
+    frame_header = data.find(b"\xff\xc0")
+
+    assert frame_header > 100
+    assert _code(data[:2]) == "truncated"
+    assert _code(data[:100]) == "truncated"
+    assert _code(data[: frame_header + 6]) == "truncated"
+
+
+def test_complete_containers_that_cannot_be_opened_are_corrupt() -> None:
+    """A RIFF WebP of the declared length with zeros for its content is
+    'corrupt'; a RIFF file of another kind (WAVE) stays 'not_an_image'."""
+    data = _encode(_small_photo(), "WEBP")
+    wave = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(28)
+
+    assert _code(data[:12] + bytes(len(data) - 12)) == "corrupt"
+    assert _code(wave) == "not_an_image"
+
+
+def test_png_with_corrupted_pixel_data_is_corrupt() -> None:
+    """A PNG whose header is intact but whose compressed pixels are overwritten
+    opens, then fails to decode: 'corrupt' (its length is whole, so not cut)."""
+    data = bytearray(_encode(_small_photo(), "PNG"))
+    pixels = data.find(b"IDAT") + 4
+    data[pixels + 20 : pixels + 60] = bytes(40)
+
+    with Image.open(io.BytesIO(bytes(data))) as opened:
+        assert opened.size == (64, 64)
+    assert _code(bytes(data)) == "corrupt"
+
+
+def test_a_file_that_cannot_be_read_is_unreadable(tmp_path: Path) -> None:
+    """A folder or a broken link in place of a file: 'unreadable', an
+    ImageDecodeError like every other code (no OSError escapes)."""
+    link = tmp_path / "gone.jpg"
+    link.symlink_to(tmp_path / "nowhere.jpg")
+
+    for path in (tmp_path, link):
+        with pytest.raises(ImageDecodeError) as caught:
+            read_image_file(path)
+        assert caught.value.code == "unreadable"
+    assert "unreadable" in ERROR_CODES
+
+
 def test_decompression_bomb_is_refused_from_the_header() -> None:
     """A 60-byte PNG claiming 100000 x 100000 pixels gives 'pixel_limit'."""
     data = _bomb_png(100_000, 100_000)
@@ -123,6 +195,7 @@ def test_error_is_an_input_error_naming_the_code() -> None:
         "pixel_limit",
         "truncated",
         "corrupt",
+        "unreadable",
     }
 
 

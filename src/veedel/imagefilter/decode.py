@@ -25,6 +25,7 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from veedel.errors import InputError
+from veedel.imagefilter.containers import open_failure_code
 
 __all__ = [
     "ERROR_CODES",
@@ -46,6 +47,7 @@ ERROR_CODES: dict[str, str] = {
     "pixel_limit": "width times height exceeds the pixel limit (decompression bomb)",
     "truncated": "the image data ends before the image is complete",
     "corrupt": "the image header is valid but the pixel data cannot be decoded",
+    "unreadable": "the file cannot be read (permissions, a broken link, I/O)",
 }
 
 #: Formats as Pillow names them; MPO is the multi-picture JPEG many phones write.
@@ -138,12 +140,22 @@ def decode_image(data: bytes, limits: DecodeLimits | None = None) -> DecodedImag
 
 
 def read_image_file(path: Path, limits: DecodeLimits | None = None) -> DecodedImage:
-    """Read and decode one file; the size limit is checked before reading."""
+    """Read and decode one file; the size limit is checked before reading.
+
+    A file that cannot be read at all is an :class:`ImageDecodeError` with
+    the code ``unreadable``, like any other upload that cannot be scored.
+    """
     limits = limits or DecodeLimits()
-    size = path.stat().st_size
-    if size > limits.max_bytes:
-        raise ImageDecodeError("too_large", size, fix=f"{path} is too large.")
-    return decode_image(path.read_bytes(), limits)
+    try:
+        size = path.stat().st_size
+        if size > limits.max_bytes:
+            raise ImageDecodeError("too_large", size, fix=f"{path} is too large.")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageDecodeError(
+            "unreadable", f"{path}: {exc.strerror or exc}", fix="Check the file."
+        ) from None
+    return decode_image(data, limits)
 
 
 def _open_header(data: bytes, limits: DecodeLimits) -> Image.Image:
@@ -161,7 +173,9 @@ def _open_header(data: bytes, limits: DecodeLimits) -> Image.Image:
             fix=f"Images may have at most {limits.max_pixels} pixels.",
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise ImageDecodeError("not_an_image", _head(data)) from None
+        # A WebP cut anywhere, or a JPEG cut before its size, cannot be opened.
+        code = open_failure_code(data)
+        raise ImageDecodeError(code, _head(data)) from None
 
     if image.format not in ALLOWED_FORMATS:
         raise ImageDecodeError(

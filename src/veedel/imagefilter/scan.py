@@ -139,8 +139,6 @@ class Scanner:
             image = read_image_file(path, self.limits)
         except ImageDecodeError as exc:
             return _Prepared(path, None, exc.code)
-        except OSError:
-            return _Prepared(path, None, "unreadable")
         return _Prepared(path, self.classifier.tensors(image), None)
 
     def _score(
