@@ -38,7 +38,7 @@ PAGE_TERMS: dict[str, dict[str, str]] = {
         "Change<": "absolute",
         "Relative<": "relative",
         "Interval<": "interval",
-        "p = ": "p_value",
+        '<span class="hint">p ': "p_value",
         "Primary metrics": "primary",
         "Guardrail metrics": "guardrail",
         "Secondary metrics": "secondary",
