@@ -173,6 +173,58 @@ def test_language_mix_counts_and_shares(features_only: Any) -> None:
     assert set(per_city.group) == {"Köln", "Berlin", "(none)"}
 
 
+def test_language_mix_per_channel_and_week_by_hand(features_only: Any) -> None:
+    """Channel x: a de, c en, d unknown; y: b de. Weeks: 1 Jan de, de; 8 Jan en, ?."""
+    per_channel = language_mix(features_only, by="channel_id")
+    assert per_channel[["group", "language", "n"]].values.tolist() == [
+        ["x", "de", 1],
+        ["x", "en", 1],
+        ["x", "unknown", 1],
+        ["y", "de", 1],
+    ]
+    assert per_channel.share.round(6).tolist() == [0.333333] * 3 + [1.0]
+
+    per_week = language_mix(features_only, by="week")
+    assert per_week[["group", "language", "n", "share"]].values.tolist() == [
+        ["2024-01-01", "de", 2, 1.0],
+        ["2024-01-08", "en", 1, 0.5],
+        ["2024-01-08", "unknown", 1, 0.5],
+    ]
+
+
+def test_language_mix_keeps_the_largest_groups(features_only: Any) -> None:
+    """max_groups=1 keeps channel x (3 posts), the same groups as top_terms shows."""
+    largest = language_mix(features_only, by="channel_id", max_groups=1)
+    assert set(largest.group) == {"x"}
+    assert largest.n.sum() == 3
+    nouns = top_terms(features_only, "nouns", by="channel_id", max_groups=1)
+    assert set(nouns.group) == set(largest.group)
+    with pytest.raises(InputError, match="max_groups"):
+        language_mix(features_only, by="city", max_groups=0)
+
+
+def test_report_shows_the_language_mix_per_group(features_only: Any) -> None:
+    """The report's table, its JSON and its rows hold the per-city shares."""
+    from rich.console import Console
+
+    report = build_report(features_only, by="city")
+    assert report.language_rows() == [
+        ("(none)", 1, [("unknown", 1, 1.0)]),
+        ("Berlin", 1, [("en", 1, 1.0)]),
+        ("Köln", 2, [("de", 2, 1.0)]),
+    ]
+    assert {"group": "Köln", "language": "de", "n": 2, "share": 1.0} in (
+        report.to_dict()["languages_by"]
+    )
+    console = Console(record=True, width=100)
+    console.print(report)
+    text = console.export_text()
+    assert "Languages per city" in text
+    rows = [line.replace("│", " ").split() for line in text.splitlines()]
+    assert ["Köln", "2", "de", "100%"] in rows
+    assert ["(none)", "1", "unknown", "100%"] in rows
+
+
 def test_top_terms_rank_within_groups(features_only: Any) -> None:
     """Köln: Rad twice, Markt once; ties ordered by term."""
     nouns = top_terms(features_only, "nouns", by="city")

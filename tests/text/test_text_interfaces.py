@@ -63,6 +63,71 @@ def warehouse_url(tmp_path: Path) -> str:
     return f"duckdb://{path}"
 
 
+@pytest.fixture
+def features_url(tmp_path: Path) -> str:
+    """A DuckDB file warehouse with five posts and hand-written features.
+
+    Channel reddit:berlin: de, de, en; reddit:london: en, unknown.
+    """
+    import ibis
+
+    from veedel.text.enrich import FEATURES_SCHEMA, FEATURES_TABLE
+
+    path = tmp_path / "features.duckdb"
+    con = ibis.duckdb.connect(str(path))
+    ids = ["b1", "b2", "b3", "l1", "l2"]
+    posts = pd.DataFrame(
+        {
+            "post_id": ids,
+            "text": [""] * 5,
+            "city": ["Berlin"] * 3 + ["London"] * 2,
+            "channel_id": ["reddit:berlin"] * 3 + ["reddit:london"] * 2,
+            "created_at": pd.to_datetime(["2024-01-01"] * 5),
+        }
+    )
+    features = pd.DataFrame(
+        {
+            "post_id": ids,
+            "language": ["de", "de", "en", "en", "unknown"],
+            "language_confidence": [0.9, 0.9, 0.8, 0.8, 0.0],
+            "nouns": [["Spree"], [], [], ["tube"], []],
+            "entities": [[], [], [], [], []],
+            "label": ["humour"] * 4 + [None],
+            "label_confidence": [0.5] * 4 + [0.0],
+            "enriched_at": pd.to_datetime(["2024-02-01"] * 5),
+        }
+    )
+    con.create_table("posts", posts)
+    con.create_table(FEATURES_TABLE, features, schema=FEATURES_SCHEMA)
+    con.disconnect()
+    return f"duckdb://{path}"
+
+
+def test_cli_report_shows_the_language_mix_per_channel(features_url: str) -> None:
+    """--by channel_id: Berlin two German of three, London one English of two."""
+    result = runner.invoke(
+        cli_app, ["text", "report", "-w", features_url, "--by", "channel_id"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = [line.replace("│", " ").split() for line in result.output.splitlines()]
+    assert ["reddit:berlin", "3", "de", "67%,", "en", "33%"] in rows
+    assert ["reddit:london", "2", "en", "50%,", "unknown", "50%"] in rows
+
+    as_json = runner.invoke(
+        cli_app, ["text", "report", "-w", features_url, "--by", "city", "--json"]
+    )
+    mix = {
+        (r["group"], r["language"]): (r["n"], round(r["share"], 4))
+        for r in _json(as_json.output)["languages_by"]
+    }
+    assert mix == {
+        ("Berlin", "de"): (2, 0.6667),
+        ("Berlin", "en"): (1, 0.3333),
+        ("London", "en"): (1, 0.5),
+        ("London", "unknown"): (1, 0.5),
+    }
+
+
 def test_cli_analyze_json(shared_models: TextAnalyzer) -> None:
     """analyze --json prints one object per text."""
     result = runner.invoke(
@@ -208,6 +273,29 @@ def test_text_page_shows_the_report_and_chart(
     assert "Bäcker" in page.text
     report = http.get("/api/v1/text/report", headers=headers).json()
     assert report["n_posts"] == 3
+
+
+def test_text_page_shows_the_language_mix_per_group(
+    features_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's table per channel and the API report hold the same shares."""
+    monkeypatch.setenv("VEEDEL_WAREHOUSE_URL", features_url)
+    app = create_app(get_settings())
+    add_user(app.state.store, "vera", "vera-password", "viewer")
+    headers = {"Authorization": f"Bearer {create_token(app.state.store, 'vera')}"}
+    with TestClient(app, base_url="https://testserver") as http:
+        page = http.get("/text?by=channel_id", headers=headers)
+        report = http.get("/api/v1/text/report?by=channel_id", headers=headers)
+
+    assert page.status_code == 200
+    assert "Languages per channel" in page.text
+    assert (
+        '<tr><td>reddit:berlin</td><td class="num">3</td>'
+        "<td>de 66.7 % (2), en 33.3 % (1)</td></tr>"
+    ) in page.text
+    assert "en 50.0 % (1), unknown 50.0 % (1)" in page.text
+    berlin = [r for r in report.json()["languages_by"] if r["group"] == "reddit:berlin"]
+    assert [(r["language"], r["n"]) for r in berlin] == [("de", 2), ("en", 1)]
 
 
 def test_demo_step_enriches_each_source_and_prints_the_report(

@@ -38,7 +38,7 @@ class Detector(StrEnum):
 
 
 class Grouping(StrEnum):
-    """Grouping of the top nouns and entities."""
+    """Grouping of the language mix, top nouns and entities."""
 
     city = "city"
     channel_id = "channel_id"
@@ -148,13 +148,14 @@ def enrich_command(
 def report_command(
     warehouse: WarehouseOption = None,
     by: Annotated[
-        Grouping, typer.Option(help="Group top nouns and entities by this.")
+        Grouping,
+        typer.Option(help="Group the language mix, top nouns and entities by this."),
     ] = Grouping.city,
     top: Annotated[int, typer.Option(help="Terms per group.", min=1)] = 8,
     groups: Annotated[int, typer.Option(help="Groups shown.", min=1)] = 8,
     as_json: JsonOption = False,
 ) -> None:
-    """Language mix, top nouns and entities per group, label mix per week.
+    """Language mix overall and per group, top terms per group, labels per week.
 
     Example: veedel text report --by channel_id --top 5
     """

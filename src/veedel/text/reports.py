@@ -64,20 +64,48 @@ def _check_grouping(by: str) -> None:
         raise InputError("by", f"must be one of {list(GROUPINGS)}", by)
 
 
-def language_mix(con: Any, by: Grouping | None = None) -> pd.DataFrame:
+def _largest_groups(t: Any, by: str, max_groups: int) -> Any:
+    """The ``max_groups`` groups with the most enriched posts, ties by name."""
+    return (
+        t.group_by(group=t[by].cast("string"))
+        .agg(posts=t.count())
+        .order_by([ibis.desc("posts"), "group"])
+        .limit(max_groups)
+    )
+
+
+def language_mix(
+    con: Any, by: Grouping | None = None, max_groups: int | None = None
+) -> pd.DataFrame:
     """Posts per language, overall or per group, with each language's share.
+
+    Parameters
+    ----------
+    con
+        Ibis backend of the warehouse (with ``post_text_features``).
+    by
+        ``city``, ``channel_id`` or ``week``; None for one group ``"all"``.
+    max_groups
+        Keep only the groups with the most enriched posts (all if None).
 
     Returns
     -------
     DataFrame
         Columns ``group`` (``"all"`` when ``by`` is None), ``language``, ``n``
-        and ``share`` (of the group's enriched posts).
+        and ``share`` (of the group's enriched posts), by group and then by
+        ``n``, most frequent first.
     """
-    t = _joined(con)
     if by is not None:
         _check_grouping(by)
+    if max_groups is not None and max_groups < 1:
+        raise InputError("max_groups", "must be at least 1", max_groups)
+    t = _joined(con)
     group = t[by].cast("string") if by else ibis.literal("all")
     counts = t.group_by(group=group, language=t.language).agg(n=t.count())
+    if by is not None and max_groups is not None:
+        counts = counts.filter(
+            counts.group.isin(_largest_groups(t, by, max_groups).group)
+        )
     total = counts.n.sum().over(group_by=counts.group)
     result = counts.mutate(share=counts.n / total).order_by(
         ["group", ibis.desc("n"), "language"]
@@ -109,12 +137,7 @@ def top_terms(
     if n < 1 or max_groups < 1:
         raise InputError("n", "and max_groups must be at least 1", (n, max_groups))
     t = _joined(con)
-    groups = (
-        t.group_by(group=t[by].cast("string"))
-        .agg(posts=t.count())
-        .order_by([ibis.desc("posts"), "group"])
-        .limit(max_groups)
-    )
+    groups = _largest_groups(t, by, max_groups)
     terms = t.select(group=t[by].cast("string"), term=t[kind].unnest())
     terms = terms.filter(terms.group.isin(groups.group))
     counts = terms.group_by(["group", "term"]).agg(n=terms.count())
@@ -153,9 +176,12 @@ class TextReport:
     n_posts : int
         Enriched posts covered.
     by : str
-        Grouping of the top terms: city, channel_id or week.
+        Grouping of the language mix per group and the top terms: city,
+        channel_id or week.
     languages : DataFrame
         Overall language mix (see :func:`language_mix`).
+    languages_by : DataFrame
+        Language mix of each of the groups shown (see :func:`language_mix`).
     nouns, entities : DataFrame
         Top terms per group (see :func:`top_terms`).
     labels : DataFrame
@@ -168,6 +194,7 @@ class TextReport:
     nouns: pd.DataFrame
     entities: pd.DataFrame
     labels: pd.DataFrame
+    languages_by: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
 
     def label_totals(self) -> pd.DataFrame:
@@ -194,6 +221,7 @@ class TextReport:
             "n_posts": self.n_posts,
             "by": self.by,
             "languages": records(self.languages),
+            "languages_by": records(self.languages_by),
             "nouns": records(self.nouns),
             "entities": records(self.entities),
             "labels": records(self.labels),
@@ -266,6 +294,7 @@ class TextReport:
                 table.add_row(str(row[key]), str(row["n"]), f"{row['share']:.1%}")
             parts.append(table)
 
+        parts.append(self._languages_by_table())
         for title, frame in (("nouns", self.nouns), ("entities", self.entities)):
             table = Table(title=f"Top {title} per {self.by}", show_edge=False)
             table.add_column(self.by)
@@ -278,6 +307,34 @@ class TextReport:
             parts.append(table)
         parts.extend(f"[dim]{note}[/]" for note in self.notes)
         return Group(*parts)
+
+    def language_rows(self) -> list[tuple[str, int, list[tuple[str, int, float]]]]:
+        """Per group: (group, posts, [(language, n, share), ...])."""
+        rows: list[tuple[str, int, list[tuple[str, int, float]]]] = []
+        if self.languages_by.empty:
+            return rows
+        for group, part in self.languages_by.groupby("group", sort=True):
+            mix = zip(part.language, part.n, part.share, strict=True)
+            shares = [(str(lang), int(n), float(share)) for lang, n, share in mix]
+            rows.append((str(group), sum(n for _, n, _ in shares), shares))
+        return rows
+
+    def _languages_by_table(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title=f"Languages per {self.by}", show_edge=False)
+        table.add_column(self.by)
+        table.add_column("posts", justify="right")
+        table.add_column("languages (share of the group's posts)")
+        for group, n, shares in self.language_rows():
+            mix = ", ".join(f"{lang} {_percent(share)}" for lang, _, share in shares)
+            table.add_row(group, str(n), mix)
+        return table
+
+
+def _percent(share: float) -> str:
+    """A share as a whole percentage; a share that rounds to 0 as "<1%"."""
+    return "<1%" if 0 < share < 0.005 else f"{share:.0%}"
 
 
 def _plain(value: Any) -> Any:
@@ -299,7 +356,7 @@ def build_report(
     con
         Ibis backend of the warehouse (with ``post_text_features``).
     by
-        Grouping of the top nouns and entities.
+        Grouping of the language mix per group and the top nouns and entities.
     n
         Terms per group.
     max_groups
@@ -323,5 +380,6 @@ def build_report(
         nouns=top_terms(con, "nouns", by, n, max_groups),
         entities=top_terms(con, "entities", by, n, max_groups),
         labels=label_mix(con),
+        languages_by=language_mix(con, by, max_groups),
         notes=notes,
     )

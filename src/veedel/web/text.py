@@ -61,6 +61,7 @@ def text_page(
         report=report,
         problem=None,
         languages=report.languages.to_dict(orient="records"),
+        languages_by=report.language_rows(),
         labels=report.label_totals().to_dict(orient="records"),
         nouns=_terms(report.nouns),
         entities=_terms(report.entities),
