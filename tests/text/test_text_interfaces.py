@@ -298,26 +298,35 @@ def test_text_page_shows_the_language_mix_per_group(
     assert [(r["language"], r["n"]) for r in berlin] == [("de", 2), ("en", 1)]
 
 
-def test_demo_step_enriches_each_source_and_prints_the_report(
-    analyzer: TextAnalyzer, monkeypatch: pytest.MonkeyPatch
+def test_demo_step_enriches_every_real_post_and_caps_the_simulator(
+    analyzer: TextAnalyzer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Every source is enriched up to the cap; the report's figures are stored."""
+    """All Reddit posts, one of two simulated ones; real channels show by channel."""
     import ibis
 
     import veedel.text as text_package
     from veedel.cli.demo import DemoContext
 
     monkeypatch.setattr(text_package, "TextAnalyzer", lambda: analyzer)
-    monkeypatch.setattr(text_cli, "DEMO_POSTS_PER_SOURCE", 2)
+    monkeypatch.setattr(text_cli, "DEMO_SIMULATED_POSTS", 1)
     con = ibis.duckdb.connect()
     posts = pd.DataFrame(
         {
-            "post_id": [str(i) for i in range(5)],
-            "text": ["Wo ist der Bäcker?", "Lost my keys", "Hallo", "a b c", "x y"],
-            "city": ["Köln", "London", None, None, None],
-            "channel_id": ["a", "b", "c", "c", "c"],
-            "created_at": pd.to_datetime(["2024-01-01"] * 5),
-            "source": ["reddit", "reddit", "reddit", "simulator", None],
+            "post_id": [str(i) for i in range(6)],
+            "text": [
+                "Wo ist der Bäcker?",
+                "Lost my keys",
+                "Hallo",
+                "a b c",
+                "x y",
+                "z",
+            ],
+            "city": ["Köln", "London", None, None, None, None],
+            "channel_id": ["a", "b", "reddit:de", "c", "c", "c"],
+            "created_at": pd.to_datetime(["2024-01-01"] * 6),
+            "source": ["reddit", "reddit", "reddit", "simulator", "simulator", None],
         }
     )
     con.create_table("posts", posts)
@@ -327,10 +336,15 @@ def test_demo_step_enriches_each_source_and_prints_the_report(
     text_cli.demo_step(ctx)
     enriched = ctx.results["text"]["enriched"]
     assert {s: r["n_enriched"] for s, r in enriched.items()} == {
-        "reddit": 2,
+        "reddit": 3,
         "simulator": 1,
     }
-    assert ctx.results["text"]["n_posts"] == 3
+    assert ctx.results["text"]["n_posts"] == 4
+    out = capsys.readouterr().out
+    assert "simulated community is capped at 1 new posts" in out
+    assert "Languages per channel_id" in out
+    rows = [line.replace("│", " ").split() for line in out.splitlines()]
+    assert ["reddit:de", "1", "unknown", "100%"] in rows
 
 
 def test_cli_train_ner_and_eval_ner(tmp_path: Path, germeval_dev: Path) -> None:

@@ -318,17 +318,26 @@ def eval_ner_command(
     _print_scores(evaluate_ner(model or default_model_dir(), evaluate), as_json)
 
 
-# Posts per source the demo enriches: a sample large enough for the report,
-# small enough for a demo; `veedel text enrich` does the rest.
-DEMO_POSTS_PER_SOURCE = 1500
+# Simulated posts the demo enriches per run: every real post (Reddit, Stack
+# Exchange) is enriched, the simulated community only up to this many, to keep
+# the demo within minutes; `veedel text enrich --source simulator` does the rest.
+DEMO_SIMULATED_POSTS = 3000
+SIMULATED_SOURCE = "simulator"
+
+
+def _demo_limit(source: str) -> int | None:
+    return DEMO_SIMULATED_POSTS if source == SIMULATED_SOURCE else None
 
 
 def demo_step(ctx: DemoContext) -> None:
-    """Enrich demo posts of every source and print the text report's highlights.
+    """Enrich the demo posts and print the text report's highlights.
 
-    Up to DEMO_POSTS_PER_SOURCE new posts of each source (Reddit, Stack
-    Exchange, the simulator) are enriched, so the report shows the real posts
-    next to the simulated ones.
+    Every post of the real sources (the Reddit city communities, the Stack
+    Exchange) is enriched, and up to DEMO_SIMULATED_POSTS new posts of the
+    simulator, so the report shows the real posts next to simulated ones. The
+    report is printed per city, then the language mix and top nouns per
+    channel, where the real posts without a city (Stack Exchange, the country
+    subreddits) show too.
     """
     from veedel.text import TextAnalyzer, build_report, enrich_posts
 
@@ -347,19 +356,27 @@ def demo_step(ctx: DemoContext) -> None:
                 ctx.warehouse,
                 analyzer=analyzer,
                 sources=[source],
-                limit=DEMO_POSTS_PER_SOURCE,
+                limit=_demo_limit(source),
                 progress=advance,
             )
     for source, result in results.items():
         console.print(f"[bold]{source}[/]: {result.__rich__()}")
+    if SIMULATED_SOURCE in results:
+        console.print(
+            "Every real post is enriched; the simulated community is capped at "
+            f"{DEMO_SIMULATED_POSTS:,} new posts per demo run (veedel text "
+            "enrich --source simulator enriches the rest)."
+        )
 
-    report = build_report(ctx.warehouse, "city", n=5, max_groups=6)
+    report = build_report(ctx.warehouse, "city", n=5, max_groups=8)
+    per_channel = build_report(ctx.warehouse, "channel_id", n=5, max_groups=12)
     ctx.results["text"] = {
         "enriched": {source: r.to_dict() for source, r in results.items()},
         "n_posts": report.n_posts,
     }
     console.print(report)
+    console.print(per_channel.languages_by_table())
+    console.print(per_channel.terms_table("nouns"))
     console.print(
-        "More: veedel text report --by channel_id; veedel text enrich for the "
-        "remaining posts; the web page /text."
+        "More: veedel text report --by channel_id (or --by week); the web page /text."
     )

@@ -294,19 +294,26 @@ class TextReport:
                 table.add_row(str(row[key]), str(row["n"]), f"{row['share']:.1%}")
             parts.append(table)
 
-        parts.append(self._languages_by_table())
-        for title, frame in (("nouns", self.nouns), ("entities", self.entities)):
-            table = Table(title=f"Top {title} per {self.by}", show_edge=False)
-            table.add_column(self.by)
-            table.add_column(title)
-            for group, rows in frame.groupby("group", sort=True):
-                terms = ", ".join(
-                    f"{t} ({c})" for t, c in zip(rows.term, rows.n, strict=True)
-                )
-                table.add_row(str(group), terms)
-            parts.append(table)
+        parts.append(self.languages_by_table())
+        parts.append(self.terms_table("nouns"))
+        parts.append(self.terms_table("entities"))
         parts.extend(f"[dim]{note}[/]" for note in self.notes)
         return Group(*parts)
+
+    def terms_table(self, kind: Literal["nouns", "entities"]) -> Any:
+        """A Rich table: the top nouns or entities of each group."""
+        from rich.table import Table
+
+        frame = self.nouns if kind == "nouns" else self.entities
+        table = Table(title=f"Top {kind} per {self.by}", show_edge=False)
+        table.add_column(self.by)
+        table.add_column(kind)
+        for group, rows in frame.groupby("group", sort=True):
+            terms = ", ".join(
+                f"{t} ({c})" for t, c in zip(rows.term, rows.n, strict=True)
+            )
+            table.add_row(str(group), terms)
+        return table
 
     def language_rows(self) -> list[tuple[str, int, list[tuple[str, int, float]]]]:
         """Per group: (group, posts, [(language, n, share), ...])."""
@@ -319,7 +326,8 @@ class TextReport:
             rows.append((str(group), sum(n for _, n, _ in shares), shares))
         return rows
 
-    def _languages_by_table(self) -> Any:
+    def languages_by_table(self) -> Any:
+        """A Rich table: the language mix of each group."""
         from rich.table import Table
 
         table = Table(title=f"Languages per {self.by}", show_edge=False)
