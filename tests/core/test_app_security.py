@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from veedel.accounts import add_user, create_token
-from veedel.api.app import create_app
+from veedel.api.app import create_app, plain_http_warning
 from veedel.api.security import LOGIN_COOKIE, LOGIN_MAX_AGE, SessionSigner
 from veedel.settings import secret_key
 
@@ -255,3 +255,20 @@ def test_lone_surrogate_in_json_is_a_422_on_every_router(client: TestClient) -> 
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][-1] == "username"
+
+
+@pytest.mark.parametrize(
+    ("host", "warned"),
+    [("127.0.0.1", False), ("127.0.0.2", False), ("localhost", False),
+     ("LOCALHOST", False), ("::1", False), ("[::1]", False), ("0.0.0.0", True),
+     ("::", True), ("192.168.1.20", True), ("veedel.example.org", True)],
+)  # fmt: skip
+def test_serving_plain_http_off_loopback_is_warned(host: str, warned: bool) -> None:
+    """Browsers keep a Secure cookie over http:// only on loopback; elsewhere warn."""
+    warning = plain_http_warning(host)
+
+    if not warned:
+        assert warning is None
+        return
+    assert warning is not None
+    assert host in warning and "sign" in warning and "TLS" in warning

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from veedel.api.security import SessionSigner, make_auth_middleware
 from veedel.api.state import open_store
 from veedel.settings import Settings, get_settings, secret_key
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "plain_http_warning"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     _include_routers(app)
     return app
+
+
+def plain_http_warning(host: str) -> str | None:
+    """The warning for serving plain HTTP on ``host``, or None on loopback.
+
+    The session cookie is ``Secure``: browsers keep it over ``http://`` only
+    for loopback addresses (``localhost``, ``127.0.0.1``, ``::1``). Reached
+    from another machine over plain HTTP, sign-in succeeds on the server but
+    the browser drops the cookie, and the user is sent back to the form.
+    """
+    name = host.strip().strip("[]")
+    if name.lower() == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(name).is_loopback:
+            return None
+    except ValueError:
+        pass  # a host name other than localhost: assume it is reached remotely
+    return (
+        f"Serving plain HTTP on {host}, which is not a loopback address: browsers"
+        " drop the Secure session cookie over http:// from other machines, so"
+        " signing in will fail. Put a reverse proxy with TLS (https) in front, or"
+        " bind 127.0.0.1."
+    )
 
 
 def _include_routers(app: FastAPI) -> None:

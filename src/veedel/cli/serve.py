@@ -24,9 +24,15 @@ def serve_app(settings: Settings, demo_account: bool = False) -> None:
     """
     import uvicorn
 
-    from veedel.api.app import create_app
+    from veedel.api.app import create_app, plain_http_warning
 
     app = create_app(settings)
+    warning = plain_http_warning(settings.host)
+    if warning:
+        # One line, unwrapped, so it survives being grepped out of a log.
+        console.print(
+            f"[bold yellow]Warning:[/] {warning}", highlight=False, soft_wrap=True
+        )
     if demo_account:
         password = _reset_demo_account(settings)
         console.print(
