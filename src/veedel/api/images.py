@@ -3,7 +3,8 @@
 * ``POST /api/v1/images:classify``: a multipart upload (field ``file``, and
   optionally ``surface`` and ``ref``) is scored, decided and, if a human must
   look, queued. Uploads over ``[images] max_bytes`` are refused with 413
-  before they are read in full; undecodable ones with 422 and an error code.
+  before they are read in full; undecodable ones with 422 and an error code;
+  a model that cannot be loaded or fails with 503 and a code.
 * ``GET /api/v1/review/next``: claim the next item (204 if none).
 * ``POST /api/v1/review/{id}/decision``: approve or reject a claimed item.
 * ``GET /api/v1/review/{id}/image``: the image of an item you hold.
@@ -35,10 +36,11 @@ from starlette.types import Message
 
 from veedel.api.ascii_errors import AsciiErrorRoute
 from veedel.api.security import CurrentUser, require_role
-from veedel.errors import InputError, NotFoundError
+from veedel.errors import ConfigError, InputError, NotFoundError
 from veedel.imagefilter import (
     ImageDecodeError,
     ImageFilterSettings,
+    ModelError,
     OnnxClassifier,
     ReviewQueue,
     decode_image,
@@ -157,7 +159,11 @@ def _error(status: int, code: str, detail: str) -> JSONResponse:
 @router.post(
     "/images:classify",
     response_model=ClassifyOut,
-    responses={413: {"description": "too_large"}, 422: {"description": "bad image"}},
+    responses={
+        413: {"description": "too_large"},
+        422: {"description": "bad image"},
+        503: {"description": "model_unavailable or model_failed"},
+    },
 )
 async def classify(
     request: Request,
@@ -197,8 +203,15 @@ async def classify(
         )
     except ImageDecodeError as exc:
         return _error(422, exc.code, str(exc))
+    except ConfigError as exc:
+        # The server's model setup is wrong, not the upload: no retry helps.
+        logger.error("Image model cannot be loaded: %s", exc)
+        return _error(503, "model_unavailable", str(exc))
     except InputError as exc:
         return _error(422, "invalid", str(exc))
+    except ModelError as exc:
+        logger.error("Image model failed on %s: %s", ref, exc)
+        return _error(503, "model_failed", str(exc))
     logger.debug("Classified %s for %s", ref, user.username)
     return decided
 

@@ -17,6 +17,7 @@ from veedel.imagefilter.evaluation import Evaluation, evaluate_folder, evaluate_
 from veedel.imagefilter.model import (
     OPEN_NSFW,
     Classifier,
+    ModelError,
     ModelSpec,
     OnnxClassifier,
     OutputMapping,
@@ -46,6 +47,7 @@ __all__ = [
     "Evaluation",
     "ImageDecodeError",
     "ImageFilterSettings",
+    "ModelError",
     "ModelSpec",
     "OnnxClassifier",
     "OutputMapping",

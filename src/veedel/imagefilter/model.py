@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
-from veedel.errors import ConfigError
+from veedel.errors import ConfigError, VeedelError
 from veedel.imagefilter.decode import DecodedImage
 from veedel.imagefilter.preprocess import (
     OPEN_NSFW_PREPROCESSING,
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OPEN_NSFW",
     "Classifier",
+    "ModelError",
     "ModelSpec",
     "OnnxClassifier",
     "OutputMapping",
@@ -47,6 +48,14 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _INSTALL = "Install the image extra: pip install 'veedel[images]'."
+
+
+class ModelError(VeedelError):
+    """The model failed on inputs that were prepared as declared.
+
+    onnxruntime's own exceptions share no base class; this one carries their
+    message so that callers (the API) can answer with a code.
+    """
 
 
 class OutputMapping(BaseModel):
@@ -183,14 +192,8 @@ class OnnxClassifier:
             )
         self._digest = digest
         self._session = _session(path, threads)
-        inputs = self._session.get_inputs()
-        self._input_name = spec.input_name or inputs[0].name
-        outputs = [output.name for output in self._session.get_outputs()]
-        self._output_name = spec.output.output or outputs[0]
-        if self._output_name not in outputs:
-            raise ConfigError(
-                "model.output.output", f"must be one of {outputs}", self._output_name
-            )
+        self._input_name = _checked_input(self._session, spec)
+        self._output_name = _checked_output(self._session, spec)
         logger.info("Loaded image model %s from %s", self.model_version, path)
 
     @property
@@ -236,10 +239,23 @@ class OnnxClassifier:
         )
 
     def _run(self, batch: NDArray[np.float32]) -> NDArray[np.float64]:
-        (raw,) = self._session.run(
-            [self._output_name], {self._input_name: np.ascontiguousarray(batch)}
-        )
-        return self.spec.output.score(np.asarray(raw))
+        feed = {self._input_name: np.ascontiguousarray(batch)}
+        try:
+            (raw,) = self._session.run([self._output_name], feed)
+        # onnxruntime's errors (Fail, InvalidArgument, ...) derive from Exception.
+        except Exception as exc:
+            raise ModelError(
+                f"Model {self.model_version} failed on a batch of shape "
+                f"{list(batch.shape)}: {exc}"
+            ) from exc
+        raw = np.asarray(raw)
+        if raw.ndim < 1 or raw.shape[0] != batch.shape[0]:
+            raise ModelError(
+                f"Model {self.model_version} returned {self._output_name} of shape "
+                f"{list(raw.shape)} for {batch.shape[0]} inputs; it must have "
+                "one row per input."
+            )
+        return self.spec.output.score(raw)
 
 
 def load_spec(document: dict[str, Any]) -> ModelSpec:
@@ -263,9 +279,70 @@ def _session(path: Path, threads: int | None) -> onnxruntime.InferenceSession:
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads is not None:
         options.intra_op_num_threads = threads
-    return onnxruntime.InferenceSession(
-        str(path), sess_options=options, providers=["CPUExecutionProvider"]
+    try:
+        return onnxruntime.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+    # onnxruntime's errors (InvalidProtobuf, InvalidGraph, ...) derive from Exception.
+    except Exception as exc:
+        raise ConfigError(
+            "model.path", f"must be an ONNX model onnxruntime can load ({exc})", path
+        ) from None
+
+
+def _checked_input(session: onnxruntime.InferenceSession, spec: ModelSpec) -> str:
+    """The input's name, after checking it takes what the preprocessing makes."""
+    inputs = {node.name: node for node in session.get_inputs()}
+    name = spec.input_name or next(iter(inputs))
+    if name not in inputs:
+        raise ConfigError("model.input_name", f"must be one of {list(inputs)}", name)
+    node = inputs[name]
+    if node.type != "tensor(float)":
+        raise ConfigError(
+            "model",
+            f"must take float32 input in {name!r} (the preprocessing makes float32)",
+            node.type,
+        )
+
+    declared = spec.preprocessing.input_shape
+    # A dimension given by name (dynamic) accepts any size; a number must match.
+    shape = list(node.shape)
+    fits = len(shape) == 1 + len(declared) and all(
+        not isinstance(size, int) or size == expected
+        for size, expected in zip(shape[1:], declared, strict=True)
     )
+    if not fits:
+        raise ConfigError(
+            "model.preprocessing",
+            f"must make inputs of the shape the model's input {name!r} takes, "
+            f"{shape} (batch first); the declared crop and layout make "
+            f"{['batch', *declared]}",
+            {
+                "crop": list(spec.preprocessing.crop),
+                "layout": spec.preprocessing.layout,
+            },
+            fix="Set crop (width, height) and layout (NHWC or NCHW) to the "
+            "model's input.",
+        )
+    return name
+
+
+def _checked_output(session: onnxruntime.InferenceSession, spec: ModelSpec) -> str:
+    """The output's name, after checking the unsafe classes exist in it."""
+    outputs = {node.name: node for node in session.get_outputs()}
+    name = spec.output.output or next(iter(outputs))
+    if name not in outputs:
+        raise ConfigError(
+            "model.output.output", f"must be one of {list(outputs)}", name
+        )
+    classes = outputs[name].shape[-1] if outputs[name].shape else None
+    if isinstance(classes, int) and max(spec.output.unsafe_indices) >= classes:
+        raise ConfigError(
+            "model.output.unsafe_indices",
+            f"must be class indices below {classes}, the size of output {name!r}",
+            list(spec.output.unsafe_indices),
+        )
+    return name
 
 
 def _sha256(path: Path) -> str:
