@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 from veedel.accounts import add_user, create_token, set_password
 from veedel.api.app import create_app
 from veedel.cli.main import app as cli
+from veedel.settings import get_settings
 
 runner = CliRunner()
 
@@ -196,3 +198,48 @@ def test_odd_user_names_fail_sign_in_on_postgres(
 
     assert authenticate(engine, username, "ada-password") is None
     assert authenticate(engine, "ada", "ada-password") is not None
+
+
+def _printed_password(output: str) -> str:
+    found = re.search(
+        r"Sign in at http://127\.0\.0\.1:8000/ as admin with password (\S+)",
+        " ".join(output.split()),
+    )
+    assert found is not None, output
+    return found.group(1)
+
+
+def _demo_sign_in(client: TestClient, password: str) -> int:
+    form = {"username": "admin", "password": password}
+    response = client.post(
+        "/login", data=_with_form_token(client, form), follow_redirects=False
+    )
+    return response.status_code
+
+
+def test_demo_prints_admin_credentials_that_sign_in_and_resets_them(
+    client: TestClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo's printed password signs in as admin; a second run replaces it."""
+    from veedel.accounts import list_users
+    from veedel.cli.serve import _announce_demo_account
+
+    settings = get_settings()
+    _announce_demo_account(settings)
+    first = _printed_password(capsys.readouterr().out)
+
+    assert _demo_sign_in(client, first) == 303
+    assert client.get("/api/v1/me").json() == {"username": "admin", "role": "admin"}
+    saved = (settings.data_dir / "demo-credentials.txt").read_text(encoding="utf-8")
+    assert saved == f"admin {first}\n"
+
+    _announce_demo_account(settings)
+    second = _printed_password(capsys.readouterr().out)
+
+    assert second != first
+    assert client.get("/api/v1/me").status_code == 401  # the old session ended
+    assert _demo_sign_in(client, first) == 401
+    assert _demo_sign_in(client, second) == 303
+    store = client.app.state.store  # type: ignore[attr-defined]
+    admins = [(u.username, u.role) for u in list_users(store) if u.username == "admin"]
+    assert admins == [("admin", "admin")]

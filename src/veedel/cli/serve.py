@@ -34,15 +34,21 @@ def serve_app(settings: Settings, demo_account: bool = False) -> None:
             f"[bold yellow]Warning:[/] {warning}", highlight=False, soft_wrap=True
         )
     if demo_account:
-        password = _reset_demo_account(settings)
-        console.print(
-            f"\n[bold]Sign in at http://{settings.host}:{settings.port}/ as "
-            f"[cyan]{DEMO_USER}[/] with password [cyan]{password}[/][/]"
-        )
+        _announce_demo_account(settings)
     console.print(
         f"Serving on http://{settings.host}:{settings.port}  (Ctrl+C to stop)"
     )
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+
+
+def _announce_demo_account(settings: Settings) -> None:
+    # A fresh password on every run, printed where the person running the demo
+    # reads it (and kept in the data folder for a second look).
+    password = _reset_demo_account(settings)
+    console.print(
+        f"\n[bold]Sign in at http://{settings.host}:{settings.port}/ as "
+        f"[cyan]{DEMO_USER}[/] with password [cyan]{password}[/][/]"
+    )
 
 
 def _reset_demo_account(settings: Settings) -> str:
