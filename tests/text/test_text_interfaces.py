@@ -298,6 +298,52 @@ def test_text_page_shows_the_language_mix_per_group(
     assert [(r["language"], r["n"]) for r in berlin] == [("de", 2), ("en", 1)]
 
 
+def test_empty_warehouse_gives_a_clear_message_on_page_api_and_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No posts and no features: the page says to load posts, the API is a 409."""
+    import ibis
+
+    path = tmp_path / "empty.duckdb"
+    ibis.duckdb.connect(str(path)).disconnect()
+    url = f"duckdb://{path}"
+    monkeypatch.setenv("VEEDEL_WAREHOUSE_URL", url)
+    app = create_app(get_settings())
+    add_user(app.state.store, "vera", "vera-password", "viewer")
+    headers = {"Authorization": f"Bearer {create_token(app.state.store, 'vera')}"}
+    with TestClient(app, base_url="https://testserver") as http:
+        page = http.get("/text?by=week", headers=headers)
+        report = http.get("/api/v1/text/report", headers=headers)
+
+    assert page.status_code == 200
+    assert "No posts in the warehouse" in page.text
+    assert "posts must exist in the warehouse; got []." in page.text
+    assert "<code>veedel ingest</code>" in page.text
+    assert 'id="label-spec"' not in page.text
+    assert report.status_code == 409
+    detail = report.json()["detail"]
+    assert detail.startswith("posts must exist in the warehouse; got [].")
+    assert "`veedel demo`" in detail and "`veedel text enrich`" in detail
+
+    cli = runner.invoke(cli_app, ["text", "report", "-w", url])
+    assert cli.exit_code != 0
+    assert "posts must exist in the warehouse" in cli.output
+
+
+def test_page_with_posts_but_no_features_says_to_enrich(
+    client: tuple[TestClient, str],
+) -> None:
+    """Posts without post_text_features: the page and the API name that table."""
+    http, token = client
+    headers = {"Authorization": f"Bearer {token}"}
+    page = http.get("/text", headers=headers)
+    assert "No text features yet" in page.text
+    assert "post_text_features must exist in the warehouse" in page.text
+    report = http.get("/api/v1/text/report", headers=headers)
+    assert report.status_code == 409
+    assert report.json()["detail"].startswith("post_text_features must exist")
+
+
 def test_demo_step_enriches_every_real_post_and_caps_the_simulator(
     analyzer: TextAnalyzer,
     monkeypatch: pytest.MonkeyPatch,

@@ -36,14 +36,21 @@ _NONE = "(none)"
 def _joined(con: Any) -> Any:
     """Features joined to the posts' city, channel and week."""
     tables = con.list_tables()
-    for name in ("posts", FEATURES_TABLE):
-        if name not in tables:
-            raise DataError(
-                name,
-                "must exist in the warehouse",
-                sorted(tables),
-                fix="Run `veedel text enrich` first.",
-            )
+    if "posts" not in tables:
+        raise DataError(
+            "posts",
+            "must exist in the warehouse",
+            sorted(tables),
+            fix="Load posts first (`veedel demo`, or `veedel ingest`), then run"
+            " `veedel text enrich`.",
+        )
+    if FEATURES_TABLE not in tables:
+        raise DataError(
+            FEATURES_TABLE,
+            "must exist in the warehouse",
+            sorted(tables),
+            fix="Run `veedel text enrich` first.",
+        )
     posts = con.table("posts")
     features = con.table(FEATURES_TABLE)
     joined = features.join(posts, features.post_id == posts.post_id)

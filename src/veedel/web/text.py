@@ -19,7 +19,7 @@ router = APIRouter(include_in_schema=False)
 GROUPINGS = {"city": "city", "channel_id": "channel", "week": "week"}
 
 
-def _report(request: Request, by: str, top: int) -> tuple[Any, str | None]:
+def _report(request: Request, by: str, top: int) -> tuple[Any, InputError | None]:
     from veedel.text import build_report
     from veedel.warehouse import connect
 
@@ -29,7 +29,7 @@ def _report(request: Request, by: str, top: int) -> tuple[Any, str | None]:
         con = connect(request.app.state.settings.resolved_warehouse_url())
         return build_report(con, by, top, 12), None  # type: ignore[arg-type]
     except InputError as exc:
-        return None, str(exc)
+        return None, exc
 
 
 def _terms(frame: Any) -> list[tuple[str, list[tuple[str, int]]]]:
@@ -53,7 +53,12 @@ def text_page(
     context: dict[str, Any] = {"by": by, "top": top, "groupings": GROUPINGS}
     if report is None:
         return render(
-            request, "text/report.html", report=None, problem=problem, **context
+            request,
+            "text/report.html",
+            report=None,
+            problem=str(problem),
+            no_posts=getattr(problem, "field", None) == "posts",
+            **context,
         )
     return render(
         request,
