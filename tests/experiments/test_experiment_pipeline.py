@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from community import AS_OF
+from community import AS_OF, load_into
 
 from veedel.experiments import stats
 from veedel.experiments.analysis import analyze
@@ -260,3 +261,59 @@ def test_sequential_looks_share_one_mixing_variance(
         s2 / max(float(planned[0]), n_last), settings.alpha
     )
     assert tau2[-1] == pytest.approx(float(expected), rel=1e-12)
+
+
+def test_filter_value_with_quotes_and_semicolons_is_a_literal(
+    frames: dict[str, pd.DataFrame], tiny_definition: ExperimentDefinition
+) -> None:
+    """A filter value that looks like SQL is compared as a string, never spliced.
+
+    The app-open events are renamed to a hostile string; a metric filtering on
+    that string must count exactly what sessions_per_user counts on the
+    original data, and the events table must still be there afterwards.
+    """
+    from veedel.experiments.metrics import load_metric_text
+    from veedel.warehouse import connect
+
+    hostile = "app_open'; DROP TABLE events; -- \"x\" \\' OR '1'='1"
+    renamed = dict(frames)
+    events = frames["events"].copy()
+    events.loc[events["name"] == "app_open", "name"] = hostile
+    renamed["events"] = events
+    con = connect("duckdb://")
+    load_into(con, renamed)
+
+    library = starter_metrics()
+    text = (
+        "name: Hostile sessions\nkind: mean\nnumerator: {source: events,"
+        " aggregate: count, filter: [{column: name, op: eq, value: "
+        + json.dumps(hostile)
+        + "}]}\nwindow: {start_day: 0, end_day: 14}\ncapping: {percentile: 0.99}"
+    )
+    library.add(load_metric_text(text, key="hostile_sessions"))
+    assert library["hostile_sessions"].numerator.filter[0].value == hostile
+    metrics = tiny_definition.metrics.model_copy(
+        update={"secondary": ("hostile_sessions",)}
+    )
+    definition = tiny_definition.model_copy(update={"metrics": metrics})
+    cells = compute_cells(con, definition, library, AS_OF)
+    assert "events" in con.list_tables()
+
+    original = connect("duckdb://")
+    load_into(original, frames)
+    reference = compute_cells(original, tiny_definition, starter_metrics(), AS_OF)
+    got = metric_totals(
+        cells, "hostile_sessions", library["hostile_sessions"], cells.look_day
+    )
+    want = metric_totals(
+        reference, "sessions_per_user", library["sessions_per_user"],
+        reference.look_day,
+    )  # fmt: skip
+    assert got["n"].tolist() == want["n"].tolist()
+    assert got["hostile_sessions__y"].sum() > 0
+    assert got["hostile_sessions__y"].tolist() == want["sessions_per_user__y"].tolist()
+    assert got["hostile_sessions__yy"].tolist() == (
+        want["sessions_per_user__yy"].tolist()
+    )
+    con.disconnect()
+    original.disconnect()

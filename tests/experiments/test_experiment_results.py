@@ -11,7 +11,7 @@ from community import AS_OF, EXPERIMENT_YAML, community_frames, load_into
 from typer.testing import CliRunner
 
 from veedel.experiments.analysis import analyze
-from veedel.experiments.definitions import ExperimentDefinition
+from veedel.experiments.definitions import ExperimentDefinition, load_experiment_text
 from veedel.experiments.metrics import starter_metrics
 from veedel.experiments.results import ExperimentResult
 from veedel.warehouse import connect
@@ -189,3 +189,56 @@ def test_api_assignment_matches_assign(tmp_path: Path) -> None:
         "held_out": False,
     }
     assert client.get("/api/v1/experiments/nope/assignment/u1").status_code == 404
+
+
+def test_cli_show_prints_the_definition_as_yaml(cli_warehouse: Path) -> None:
+    """`show KEY` prints YAML that reads back to the definition and its metrics."""
+    import yaml
+
+    outcome = _invoke("show", "tiny_test")
+    assert outcome.exit_code == 0, outcome.output
+    document = yaml.safe_load(outcome.stdout)
+    expected = load_experiment_text(EXPERIMENT_YAML).model_dump(mode="json")
+    assert document["experiment"] == expected
+    assert sorted(document["metrics"]) == sorted(
+        ["sessions_per_user", "reports_per_user", "day1_retention",
+         "votes_per_post", "posting_rate"]
+    )  # fmt: skip
+    sessions = starter_metrics()["sessions_per_user"]
+    assert document["metrics"]["sessions_per_user"]["name"] == sessions.name
+
+
+def test_cli_analyze_csv_has_one_row_per_result(cli_warehouse: Path) -> None:
+    """`analyze -f csv` prints one row per metric x treatment, then per slice.
+
+    The values are the library's for the same warehouse and date, to the last
+    digit (floats are written with their shortest round-trip repr).
+    """
+    import csv
+    import io
+
+    outcome = _invoke(
+        "analyze", "tiny_test", "--as-of", AS_OF.isoformat(), "-f", "csv",
+        "--no-save",
+    )  # fmt: skip
+    assert outcome.exit_code == 0, outcome.output
+    rows = list(csv.DictReader(io.StringIO(outcome.stdout)))
+    con = connect(f"duckdb://{cli_warehouse / 'warehouse.duckdb'}")
+    expected = analyze(con, load_experiment_text(EXPERIMENT_YAML), None, AS_OF)
+    con.disconnect()
+    items = [*expected.metrics, *expected.slices]
+    assert len(rows) == len(items) == 5 + 5 * 3  # 5 metrics; 3 cities
+    for row, item in zip(rows, items, strict=True):
+        assert (row["metric"], row["variant"], row["slice_value"]) == (
+            item.metric, item.variant, item.slice_value or "",
+        )  # fmt: skip
+        effect = item.relative_effect
+        assert row["relative_effect"] == ("" if effect is None else repr(effect))
+        assert row["control_n"] == str(item.control_n)
+    # --no-save: nothing stored (the store may exist: it also holds definitions).
+    store = cli_warehouse / "store.sqlite"
+    if store.exists():
+        from veedel.experiments.store import list_results
+        from veedel.store import get_engine
+
+        assert list_results(get_engine(f"sqlite:///{store}"), "tiny_test") == []

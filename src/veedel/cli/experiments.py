@@ -198,7 +198,9 @@ def show_command(key: str, store: StoreOption = None) -> None:
             for name in definition.metrics.all_keys
         },
     }
-    console.print(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    # Plain print: Rich would wrap long lines (and read [brackets] as markup),
+    # and the output must stay YAML that reads back.
+    print(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), end="")
 
 
 def _check_writable(output: Path) -> None:
