@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from veedel.accounts import add_user, create_token, list_users
 from veedel.api.security import CurrentUser, current_user, require_role
+from veedel.errors import InputError
 
 __all__ = ["router"]
 
@@ -69,6 +70,20 @@ def users(request: Request) -> list[UserOut]:
 
 @router.post("/users", status_code=201, dependencies=[Depends(require_role("admin"))])
 def new_user(body: UserIn, request: Request) -> UserOut:
-    """Create an account (admins only)."""
-    user = add_user(request.app.state.store, body.username, body.password, body.role)
+    """Create an account (admins only); a taken or malformed name is a 422."""
+    try:
+        user = add_user(
+            request.app.state.store, body.username, body.password, body.role
+        )
+    except InputError as exc:
+        # The value is a user name (or stars for a password): short and safe.
+        raise HTTPException(
+            status_code=422,
+            detail={
+                "field": exc.field,
+                "rule": exc.rule,
+                "value": exc.value,
+                "message": str(exc),
+            },
+        ) from None
     return UserOut(username=user.username, role=user.role)

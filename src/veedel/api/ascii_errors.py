@@ -10,6 +10,7 @@ same answer with every non-ASCII character escaped.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -19,7 +20,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["AsciiErrorRoute", "validation_error_handler"]
+__all__ = ["AsciiErrorRoute", "echo_value", "validation_error_handler"]
 
 _NOT_TEXT = (
     "Input should be text in valid UTF-8; lone surrogate escapes "
@@ -50,12 +51,37 @@ async def validation_error_handler(request: Request, exc: Exception) -> Response
     return _unprocessable(errors)
 
 
+# Echoed inputs are cut to this many characters: a 5 MB field is refused for
+# its length, and the answer must not send the 5 MB back.
+MAX_ECHO = 80
+
+
+def echo_value(value: Any) -> Any:
+    """The offending input as the answer shows it: short, and valid JSON."""
+    if isinstance(value, str) and len(value) > MAX_ECHO:
+        return f"{value[:MAX_ECHO]}… ({len(value)} characters)"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict | list):
+        try:
+            text = json.dumps(value, allow_nan=False)
+        except ValueError:  # a NaN somewhere inside
+            text = ""
+        if not text or len(text) > MAX_ECHO:
+            return f"({type(value).__name__} of {len(value)} items, not shown)"
+    return value
+
+
 def _unprocessable(errors: Any) -> Response:
     detail = []
     for error in jsonable_encoder(errors):
         error.pop("ctx", None)
         if error.get("type") == "string_unicode":
             error["msg"] = _NOT_TEXT
+        elif isinstance(error.get("msg"), str):
+            error["msg"] = error["msg"].removeprefix("Value error, ")
+        if "input" in error:
+            error["input"] = echo_value(error["input"])
         detail.append(error)
-    body = json.dumps({"detail": detail}, ensure_ascii=True)
+    body = json.dumps({"detail": detail}, ensure_ascii=True, allow_nan=False)
     return Response(body, status_code=422, media_type="application/json")

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from veedel.errors import InputError
 from veedel.experiments.definitions import ExperimentDefinition
@@ -34,8 +35,30 @@ MAX_TEXT = 2000
 WEIGHT_TOLERANCE = 1e-6
 
 
+# Control characters (NUL, escape, ...) are never honest text: NUL breaks a
+# PostgreSQL store and escapes garble terminals; tab and newline may stay in
+# the longer texts.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LINE_BREAK = re.compile(r"[\t\n\r]")
+
+
+def _check_text(value: str, multiline: bool) -> str:
+    found = _CONTROL.search(value) or (None if multiline else _LINE_BREAK.search(value))
+    if found is not None:
+        where = "" if multiline else " or line breaks"
+        raise ValueError(
+            f"must not hold control characters{where}; found "
+            f"U+{ord(found.group()):04X} at character {found.start() + 1}"
+        )
+    return value
+
+
 class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # NaN and infinity are no share, margin or rate: refuse them by name rather
+    # than by a misleading range ("must be at most 1" for NaN).
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, allow_inf_nan=False
+    )
 
 
 class VariantIn(_Input):
@@ -45,6 +68,11 @@ class VariantIn(_Input):
     weight: float = Field(gt=0, le=1)
     control: bool = False
     description: str = Field(default="", max_length=MAX_TEXT)
+
+    @field_validator("description")
+    @classmethod
+    def _plain_description(cls, value: str) -> str:
+        return _check_text(value, multiline=True)
 
 
 class GuardrailIn(_Input):
@@ -74,6 +102,16 @@ class ExperimentIn(_Input):
     sequential: bool = False
     cuped: bool = False
 
+    @field_validator("name", "owner")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return _check_text(value, multiline=False)
+
+    @field_validator("hypothesis")
+    @classmethod
+    def _plain_text(cls, value: str) -> str:
+        return _check_text(value, multiline=True)
+
 
 def input_error_from_validation(exc: ValidationError) -> InputError:
     """The first problem of a pydantic ``ValidationError`` as an InputError."""
@@ -85,6 +123,8 @@ def input_error_from_validation(exc: ValidationError) -> InputError:
         value = f"{value[:40]}… ({len(value)} characters)"
     if isinstance(value, dict | list):
         value = "…"
+    if isinstance(value, float) and not math.isfinite(value):
+        value = str(value)
     return InputError(field, f"is not valid: {message}", value)
 
 
@@ -95,7 +135,11 @@ def _check_weights(variants: list[VariantIn]) -> None:
             "variants.weight",
             "must sum to 1",
             round(total, 9),
-            fix="Give each variant its share of users, e.g. 0.5 and 0.5.",
+            fix=(
+                "Give each variant its share of users, e.g. 0.5 and 0.5; "
+                "for three variants 0.34, 0.33 and 0.33 (thirds rounded to "
+                "0.3333 add up to 0.9999)."
+            ),
         )
     controls = [variant.key for variant in variants if variant.control]
     if len(controls) != 1:
@@ -125,6 +169,19 @@ def _check_metrics(body: ExperimentIn, library: MetricLibrary) -> None:
                     key,
                     fix=f"Known metrics: {', '.join(library.keys())}.",
                 )
+    # A metric has one role: listed twice, or as primary and guardrail, it
+    # would be tested twice and its verdicts could disagree.
+    seen: dict[str, str] = {}
+    for field, keys in named:
+        for key in keys:
+            if key in seen and not (field == "secondary" and seen[key] == "primary"):
+                raise InputError(
+                    field,
+                    f"must not repeat a metric already listed in {seen[key]}",
+                    key,
+                    fix="Give each metric one role: primary, guardrail or secondary.",
+                )
+            seen.setdefault(key, field)
 
 
 def definition_from_input(

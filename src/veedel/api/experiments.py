@@ -11,8 +11,9 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from veedel.api.ascii_errors import echo_value
 from veedel.api.experiment_data import (
     ExperimentEntry,
     create_experiment,
@@ -25,7 +26,7 @@ from veedel.api.experiment_data import (
 from veedel.api.experiment_input import ExperimentIn, definition_from_input
 from veedel.api.security import CurrentUser, require_role
 from veedel.errors import InputError, NotFoundError
-from veedel.web.experiment_views import experiment_status
+from veedel.web.experiment_views import STATUSES, experiment_status
 from veedel.web.metric_words import metric_in_words
 
 __all__ = ["router"]
@@ -51,6 +52,9 @@ class ExperimentSummary(BaseModel):
 
 class PlanIn(BaseModel):
     """The power calculator's question."""
+
+    # NaN is refused here by name; echoed back in an error it is not JSON.
+    model_config = ConfigDict(allow_inf_nan=False)
 
     metric: str = Field(min_length=1, max_length=64)
     mde: float = Field(gt=0.0, lt=10.0, description="Relative MDE: 0.05 is 5 %.")
@@ -82,15 +86,12 @@ class PlanOut(BaseModel):
 
 
 def _unprocessable(exc: InputError) -> HTTPException:
-    value = exc.value
-    if isinstance(value, str) and len(value) > 80:
-        value = f"{value[:40]}… ({len(value)} characters)"
     return HTTPException(
         status_code=422,
         detail={
             "field": exc.field,
             "rule": exc.rule,
-            "value": value,
+            "value": echo_value(exc.value),
             "message": str(exc),
         },
     )
@@ -117,21 +118,42 @@ def _summary(entry: ExperimentEntry, today: dt.date) -> ExperimentSummary:
     )
 
 
+def _search_text(entry: ExperimentEntry) -> str:
+    definition = entry.definition
+    words = [definition.key, definition.name, definition.owner, definition.hypothesis]
+    return " ".join(words).lower()
+
+
 @router.get("/experiments")
 def experiments(
     request: Request,
     q: Annotated[str, Query(max_length=200)] = "",
     status: Annotated[str, Query(max_length=40)] = "",
 ) -> list[ExperimentSummary]:
-    """Every experiment with its status and primary effect; ``q`` searches text."""
+    """Every experiment with its status and primary effect.
+
+    ``q`` searches the key, name, owner and hypothesis, as the page does;
+    ``status`` is one of the badges (an unknown one is a 422, not an empty list).
+    """
+    if status and status not in STATUSES:
+        raise _unprocessable(
+            InputError(
+                "status",
+                f"must be one of {', '.join(STATUSES)}",
+                status,
+                fix="Leave it out to list every experiment.",
+            )
+        )
     today = dt.date.today()
-    summaries = [_summary(entry, today) for entry in list_entries(request.app)]
+    entries = list_entries(request.app)
+    summaries = [_summary(entry, today) for entry in entries]
     words = q.lower().split()
     if words:
+        texts = [_search_text(entry) for entry in entries]
         summaries = [
             s
-            for s in summaries
-            if all(w in f"{s.key} {s.name} {s.owner}".lower() for w in words)
+            for s, text in zip(summaries, texts, strict=True)
+            if all(w in text for w in words)
         ]
     if status:
         summaries = [s for s in summaries if s.status == status]

@@ -1,0 +1,224 @@
+"""Hostile input found by breaking the running app: each case was a 500, an
+answer that was not JSON, stored garbage or a silently empty answer."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from veedel.experiments.store import list_definitions
+
+
+def _experiment(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "key": "hostile_probe",
+        "name": "Hostile probe",
+        "hypothesis": "Nothing of this should be stored.",
+        "start": "2026-03-01",
+        "variants": [
+            {"key": "control", "weight": 0.5, "control": True},
+            {"key": "treatment", "weight": 0.5},
+        ],
+        "primary": ["posting_rate"],
+    }
+    body.update(changes)
+    return body
+
+
+def _post_raw(client: TestClient, path: str, text: str, csrf: str) -> Any:
+    # json= cannot send NaN; the raw text can, and Python's parser accepts it.
+    return client.post(
+        path,
+        content=text,
+        headers={"X-CSRF-Token": csrf, "Content-Type": "application/json"},
+    )
+
+
+def _stored(app: FastAPI) -> list[str]:
+    return [definition.key for definition in list_definitions(app.state.store)]
+
+
+def test_plan_refuses_a_nan_weight_with_valid_json(
+    client: TestClient, viewer: str
+) -> None:
+    """A NaN weight is a 422 in valid JSON (it was a 500 echoing NaN)."""
+    body = '{"metric": "posting_rate", "mde": 0.05, "weights": [NaN, 0.5]}'
+    answer = _post_raw(client, "/api/v1/experiments/plan", body, viewer)
+    assert answer.status_code == 422
+    detail = json.loads(answer.text, parse_constant=pytest.fail)["detail"]
+    assert detail[0]["loc"] == ["body", "weights", 0]
+    assert "finite" in detail[0]["msg"]
+    assert detail[0]["input"] == "nan"
+
+
+def test_create_refuses_a_nan_weight_by_name(
+    client: TestClient, app: FastAPI, editor: str
+) -> None:
+    """NaN is called not finite, not "more than 1", and the echo is valid JSON."""
+    variants = [
+        {"key": "control", "weight": float("nan"), "control": True},
+        {"key": "treatment", "weight": 0.5},
+    ]
+    text = json.dumps(_experiment(variants=variants))
+    answer = _post_raw(client, "/api/v1/experiments", text, editor)
+    assert answer.status_code == 422
+    detail = json.loads(answer.text, parse_constant=pytest.fail)["detail"]
+    assert detail[0]["loc"] == ["body", "variants", 0, "weight"]
+    assert "finite" in detail[0]["msg"]
+    assert "hostile_probe" not in _stored(app)
+
+
+def test_a_huge_field_is_not_echoed_back(
+    client: TestClient, app: FastAPI, editor: str
+) -> None:
+    """A 2 MB name gets a short 422 (the answer used to send the 2 MB back)."""
+    text = json.dumps(_experiment(name="x" * 2_000_000))
+    answer = _post_raw(client, "/api/v1/experiments", text, editor)
+    assert answer.status_code == 422
+    assert len(answer.content) < 1000
+    assert answer.json()["detail"][0]["input"].endswith("(2000000 characters)")
+    assert "hostile_probe" not in _stored(app)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        ({"primary": ["posting_rate", "posting_rate"]}, "primary", "in primary"),
+        (
+            {"guardrails": [{"metric": "posting_rate", "margin": 0.1}]},
+            "guardrails",
+            "already listed in primary",
+        ),
+        (
+            {
+                "guardrails": [{"metric": "reports_per_user", "margin": 0.1}],
+                "secondary": ["reports_per_user"],
+            },
+            "secondary",
+            "already listed in guardrails",
+        ),
+    ],
+)
+def test_create_refuses_a_metric_in_two_roles(
+    client: TestClient,
+    app: FastAPI,
+    editor: str,
+    changes: dict[str, Any],
+    field: str,
+    words: str,
+) -> None:
+    """A metric listed twice, or as primary and guardrail, is refused (was stored)."""
+    text = json.dumps(_experiment(**changes))
+    answer = _post_raw(client, "/api/v1/experiments", text, editor)
+    assert answer.status_code == 422, answer.text
+    detail = answer.json()["detail"]
+    repeated = changes[field][0]
+    repeated = repeated["metric"] if isinstance(repeated, dict) else repeated
+    assert (detail["field"], detail["value"]) == (field, repeated)
+    assert words in detail["rule"]
+    assert "hostile_probe" not in _stored(app)
+
+
+def test_a_primary_metric_also_ticked_as_secondary_is_kept_once(
+    client: TestClient, editor: str
+) -> None:
+    """Primary and secondary together is still accepted: it stays primary only."""
+    text = json.dumps(_experiment(secondary=["posting_rate", "sessions_per_user"]))
+    answer = _post_raw(client, "/api/v1/experiments", text, editor)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["metrics"]["secondary"] == ["sessions_per_user"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "name"),
+    [
+        ("name", "a\x00b", "U+0000 at character 2"),
+        ("owner", "pm\x1b[31m", "U+001B at character 3"),
+        ("name", "two\nlines", "U+000A at character 4"),
+        ("hypothesis", "bell\x07", "U+0007 at character 5"),
+    ],
+)
+def test_create_refuses_control_characters(
+    client: TestClient, app: FastAPI, editor: str, field: str, value: str, name: str
+) -> None:
+    """NUL, escapes and (in one-line fields) line breaks are refused by name."""
+    text = json.dumps(_experiment(**{field: value}))
+    answer = _post_raw(client, "/api/v1/experiments", text, editor)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["detail"][0]
+    assert error["loc"] == ["body", field]
+    assert name in error["msg"]
+    assert "hostile_probe" not in _stored(app)
+
+
+def test_unicode_rtl_and_emoji_text_is_kept_exactly(
+    client: TestClient, editor: str
+) -> None:
+    """Honest non-ASCII text and a multi-line hypothesis are stored as typed."""
+    name = "مرحبا 🎉 Grüße"
+    hypothesis = "Line one.\nLine two\twith a tab."
+    text = json.dumps(_experiment(name=name, hypothesis=hypothesis))
+    answer = _post_raw(client, "/api/v1/experiments", text, editor)
+    assert answer.status_code == 201, answer.text
+    stored = client.get("/api/v1/experiments/hostile_probe").json()["definition"]
+    assert (stored["name"], stored["hypothesis"]) == (name, hypothesis)
+
+
+def test_thirds_get_a_fix_that_adds_up(client: TestClient, editor: str) -> None:
+    """Three weights of 0.3333 are refused with a fix for three variants."""
+    variants = [
+        {"key": "control", "weight": 0.3333, "control": True},
+        {"key": "a", "weight": 0.3333},
+        {"key": "b", "weight": 0.3333},
+    ]
+    text = json.dumps(_experiment(variants=variants))
+    answer = _post_raw(client, "/api/v1/experiments", text, editor)
+    assert answer.status_code == 422
+    detail = answer.json()["detail"]
+    assert (detail["field"], detail["value"]) == ("variants.weight", 0.9999)
+    assert "0.34, 0.33 and 0.33" in detail["message"]
+
+
+@pytest.mark.parametrize(
+    ("username", "field", "words"),
+    [("ed", "username", "must be unique"), ("a b", "username", "letters, digits")],
+)
+def test_admin_adding_a_bad_user_gets_a_422(
+    client: TestClient, username: str, field: str, words: str
+) -> None:
+    """A taken or malformed user name is a 422 naming the rule (it was a 500)."""
+    from web_helpers import sign_in
+
+    csrf = sign_in(client, "ada")
+    answer = client.post(
+        "/api/v1/users",
+        json={"username": username, "password": "long-enough", "role": "viewer"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert answer.status_code == 422, answer.text
+    detail = answer.json()["detail"]
+    assert (detail["field"], detail["value"]) == (field, username)
+    assert words in detail["rule"]
+
+
+def test_list_api_searches_the_hypothesis_like_the_page(
+    client: TestClient, editor: str
+) -> None:
+    """A word found only in the hypothesis finds the experiment in the API too."""
+    text = json.dumps(_experiment(hypothesis="Zebras post more."))
+    assert _post_raw(client, "/api/v1/experiments", text, editor).status_code == 201
+    rows = client.get("/api/v1/experiments", params={"q": "zebras"}).json()
+    assert [row["key"] for row in rows] == ["hostile_probe"]
+
+
+def test_list_api_refuses_an_unknown_status(client: TestClient, viewer: str) -> None:
+    """An unknown status is a 422 naming the badges (it was an empty list)."""
+    answer = client.get("/api/v1/experiments", params={"status": "shipped"})
+    assert answer.status_code == 422
+    detail = answer.json()["detail"]
+    assert (detail["field"], detail["value"]) == ("status", "shipped")
+    assert "Ready for review" in detail["rule"]
