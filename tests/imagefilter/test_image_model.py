@@ -22,7 +22,7 @@ from veedel.imagefilter import (
     decode_image,
     read_image_file,
 )
-from veedel.imagefilter.model import ModelSpec, OutputMapping, load_spec
+from veedel.imagefilter.model import SPINNING, ModelSpec, OutputMapping, load_spec
 from veedel.imagefilter.queue import utcnow
 from veedel.imagefilter.tables import ImageDecision
 from veedel.store import session_scope
@@ -119,6 +119,16 @@ def test_animated_image_scores_its_highest_frame(classifier: OnnxClassifier) -> 
 
     assert frames.shape == (8,)
     assert float(classifier.score([image])[0]) == pytest.approx(frames.max())
+
+
+def test_session_threads_sleep_instead_of_spinning(
+    classifier: OnnxClassifier,
+) -> None:
+    """Idle onnxruntime threads must not spin on the cores that the scan's
+    decoding threads need (the pinned scores above hold with it)."""
+    options = classifier._session.get_session_options()
+
+    assert options.get_session_config_entry(SPINNING) == "0"
 
 
 def test_model_version_names_model_and_weights(classifier: OnnxClassifier) -> None:

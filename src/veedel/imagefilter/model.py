@@ -49,6 +49,9 @@ logger = logging.getLogger(__name__)
 
 _INSTALL = "Install the image extra: pip install 'veedel[images]'."
 
+#: onnxruntime's session option for busy-waiting intra-op threads.
+SPINNING = "session.intra_op.allow_spinning"
+
 
 class ModelError(VeedelError):
     """The model failed on inputs that were prepared as declared.
@@ -277,6 +280,9 @@ def _session(path: Path, threads: int | None) -> onnxruntime.InferenceSession:
         ) from None
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Idle intra-op threads would spin on the cores the scan's decoding
+    # threads need; sleeping instead changes no result, only who gets the CPU.
+    options.add_session_config_entry(SPINNING, "0")
     if threads is not None:
         options.intra_op_num_threads = threads
     try:
