@@ -36,9 +36,9 @@ WEIGHT_TOLERANCE = 1e-6
 
 
 # Control characters (NUL, escape, ...) are never honest text: NUL breaks a
-# PostgreSQL store and escapes garble terminals; tab and newline may stay in
-# the longer texts.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# PostgreSQL store and escapes garble terminals. Tab and line breaks may stay
+# in the longer texts (browsers send a textarea's line breaks as CR LF).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _LINE_BREAK = re.compile(r"[\t\n\r]")
 
 

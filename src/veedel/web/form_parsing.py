@@ -121,7 +121,8 @@ def experiment_form_values(form: FormData) -> FormValues:
     values = FormValues(
         key=_text(form, "key"),
         name=_text(form, "name"),
-        hypothesis=_text(form, "hypothesis"),
+        # A textarea's line breaks arrive as CR LF; store them as LF.
+        hypothesis=_text(form, "hypothesis").replace("\r\n", "\n"),
         owner=_text(form, "owner"),
         start=_text(form, "start")[:40],
         end=_text(form, "end")[:40],
