@@ -248,3 +248,45 @@ def test_form_keeps_a_multi_line_hypothesis(
     assert stored.hypothesis == "First line.\nSecond line."
     page = client.get("/experiments/hostile_probe").text
     assert "Probe &lt;b&gt;bold&lt;/b&gt;" in page
+
+
+def test_signing_out_ends_the_session_on_the_server(app: FastAPI) -> None:
+    """A copy of the cookie taken before sign-out stops working at once; a
+    second session of the same user (another browser) keeps working."""
+    from web_helpers import sign_in
+
+    base = "https://testserver"
+    with (
+        TestClient(app, base_url=base) as first,
+        TestClient(app, base_url=base) as other,
+    ):
+        csrf = sign_in(first, "ed")
+        sign_in(other, "ed")
+        copied = first.cookies.get("veedel_session")
+        assert copied is not None
+
+        signed_out = first.post(
+            "/logout", data={"csrf_token": csrf}, follow_redirects=False
+        )
+        assert signed_out.status_code == 303
+
+        with TestClient(app, base_url=base) as thief:
+            thief.cookies.set("veedel_session", copied)
+            assert thief.get("/api/v1/me").status_code == 401
+            page = thief.get("/experiments", follow_redirects=False)
+            assert page.headers["location"].startswith("/login")
+        assert other.get("/api/v1/me").json() == {"username": "ed", "role": "editor"}
+
+
+def test_a_cookie_without_a_session_id_is_refused(app: FastAPI) -> None:
+    """A signed cookie of the old shape (no session id) cannot be signed out,
+    so it is not accepted: its holder signs in again."""
+    from veedel.accounts import authenticate
+    from veedel.api.security import new_session
+
+    user = authenticate(app.state.store, "ed", "ed-password")
+    assert user is not None
+    old = {k: v for k, v in new_session(user).items() if k != "sid"}
+    with TestClient(app, base_url="https://testserver") as client:
+        client.cookies.set("veedel_session", app.state.signer.dumps(old))
+        assert client.get("/api/v1/me").status_code == 401

@@ -1,10 +1,11 @@
 """Local accounts: users with hashed passwords, roles, and API tokens."""
 
-from veedel.accounts.models import ROLES, ApiToken, Role, User
+from veedel.accounts.models import ROLES, ApiToken, EndedSession, Role, User
 from veedel.accounts.service import (
     add_user,
     authenticate,
     create_token,
+    end_session,
     list_users,
     role_allows,
     set_active,
@@ -15,11 +16,13 @@ from veedel.accounts.service import (
 __all__ = [
     "ROLES",
     "ApiToken",
+    "EndedSession",
     "Role",
     "User",
     "add_user",
     "authenticate",
     "create_token",
+    "end_session",
     "list_users",
     "role_allows",
     "set_active",

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from veedel.store import Base
 
-__all__ = ["ROLES", "ApiToken", "Role", "User"]
+__all__ = ["ROLES", "ApiToken", "EndedSession", "Role", "User"]
 
 Role = Literal["viewer", "editor", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "editor", "admin")
@@ -43,3 +43,17 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(64))
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class EndedSession(Base):
+    """A signed-in session ended by signing out; its cookie no longer works.
+
+    The cookie itself is signed, not stored, so signing out records its id
+    until the cookie would have expired anyway.
+    """
+
+    __tablename__ = "accounts_ended_sessions"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("accounts_users.id"))
+    ended_at: Mapped[datetime] = mapped_column(default=_now)

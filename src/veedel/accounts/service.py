@@ -6,12 +6,13 @@ import hashlib
 import logging
 import re
 import secrets
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 
-from veedel.accounts.models import ROLES, ApiToken, User
+from veedel.accounts.models import ROLES, ApiToken, EndedSession, User
 from veedel.errors import InputError, NotFoundError
 from veedel.store import session_scope
 
@@ -19,6 +20,7 @@ __all__ = [
     "add_user",
     "authenticate",
     "create_token",
+    "end_session",
     "list_users",
     "role_allows",
     "set_active",
@@ -140,6 +142,22 @@ def user_for_token(engine: Engine, token: str) -> User | None:
             return None
         user = session.get(User, row.user_id)
         return user if user is not None and user.active else None
+
+
+def end_session(
+    engine: Engine, session_id: str, user_id: int, max_age: timedelta
+) -> None:
+    """Record that session ``session_id`` was signed out; its cookie stops working.
+
+    Records older than ``max_age`` (the cookie's own lifetime) are dropped,
+    since those cookies have expired anyway.
+    """
+    now = datetime.now(UTC)
+    with session_scope(engine) as db:
+        db.execute(delete(EndedSession).where(EndedSession.ended_at < now - max_age))
+        if db.get(EndedSession, session_id) is None:
+            db.add(EndedSession(session_id=session_id, user_id=user_id, ended_at=now))
+    log.info("Ended a session of user id %s", user_id)
 
 
 def role_allows(role: str, needed: str) -> bool:

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import Engine
 
-from veedel.accounts import role_allows, user_for_token
+from veedel.accounts import EndedSession, role_allows, user_for_token
 from veedel.accounts.models import User
 from veedel.store import session_scope
 
@@ -106,10 +106,12 @@ def new_session(user: User) -> dict[str, Any]:
     """Session content for a user who has just signed in.
 
     It carries a fingerprint of the password hash, so a new password ends
-    every session that was opened with the old one.
+    every session that was opened with the old one, and a random session id,
+    so signing out ends this one on the server too.
     """
     return {
         "uid": user.id,
+        "sid": secrets.token_urlsafe(24),
         "csrf": secrets.token_urlsafe(24),
         "pwd": _password_fingerprint(user),
     }
@@ -133,6 +135,10 @@ def _user_from_session(engine: Engine, session: dict[str, Any]) -> CurrentUser |
             return None
         sent = str(session.get("pwd", ""))
         if not hmac.compare_digest(sent.encode(), _password_fingerprint(user).encode()):
+            return None
+        # A cookie without a session id predates sign-out on the server.
+        sid = session.get("sid")
+        if not isinstance(sid, str) or db.get(EndedSession, sid) is not None:
             return None
         return CurrentUser(user.id, user.username, user.role)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -9,7 +10,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from veedel.accounts import authenticate
+from veedel.accounts import authenticate, end_session
 from veedel.api.security import (
     LOGIN_COOKIE,
     LOGIN_MAX_AGE,
@@ -115,8 +116,18 @@ def login(
 
 
 @router.post("/logout")
-def logout() -> RedirectResponse:
-    """End the session."""
+def logout(request: Request) -> RedirectResponse:
+    """End the session: on the server, so a copied cookie stops working too."""
+    session = getattr(request.state, "session", None) or {}
+    user = getattr(request.state, "user", None)
+    sid = session.get("sid")
+    if user is not None and not user.via_token and isinstance(sid, str):
+        end_session(
+            request.app.state.store,
+            sid,
+            user.id,
+            dt.timedelta(seconds=SESSION_MAX_AGE),
+        )
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
