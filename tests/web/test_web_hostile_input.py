@@ -4,6 +4,7 @@ answer that was not JSON, stored garbage or a silently empty answer."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -290,3 +291,63 @@ def test_a_cookie_without_a_session_id_is_refused(app: FastAPI) -> None:
     with TestClient(app, base_url="https://testserver") as client:
         client.cookies.set("veedel_session", app.state.signer.dumps(old))
         assert client.get("/api/v1/me").status_code == 401
+
+
+def _form(csrf: str, **changes: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "csrf_token": csrf,
+        "key": "hostile_probe",
+        "name": "Probe",
+        "hypothesis": "H",
+        "owner": "ed",
+        "start": "2026-03-01",
+        "variant_key_0": "control",
+        "variant_weight_0": "0.5",
+        "variant_key_1": "treatment",
+        "variant_weight_1": "0.5",
+        "control": "0",
+        "primary": "posting_rate",
+        "guardrail": "reports_per_user",
+        "margin_reports_per_user": "5",
+        "mde_percent": "5",
+    }
+    fields.update(changes)
+    return fields
+
+
+@pytest.mark.parametrize(
+    ("field", "typed"),
+    [
+        ("margin_reports_per_user", "150"),
+        ("margin_reports_per_user", "nan"),
+        ("margin_reports_per_user", "-1"),
+        ("mde_percent", "1e308"),
+    ],
+)
+def test_form_reports_percent_fields_in_percent(
+    client: TestClient, app: FastAPI, editor: str, field: str, typed: str
+) -> None:
+    """A margin of 150 is "over 100 %" with the value typed (it was "less than 1;
+    got 1.5", in a unit the form never shows); nothing is stored."""
+    answer = client.post("/experiments/new", data=_form(editor, **{field: typed}))
+    assert answer.status_code == 422
+    assert f'<li data-field="{field}">' in answer.text
+    assert "must be a percentage from 0 to under" in answer.text
+    assert f"got &#39;{typed}&#39;" in answer.text
+    assert "hostile_probe" not in _stored(app)
+
+
+def test_power_calculator_says_when_a_plan_is_out_of_reach(
+    client: TestClient, editor: str
+) -> None:
+    """A 0.0001 % change needs centuries: the answer says it is not feasible and
+    prints the day count with thousands separators."""
+    answer = client.post(
+        "/experiments/plan", data=_form(editor, action="plan", mde_percent="0.0001")
+    )
+    assert answer.status_code == 200
+    days = re.search(r'data-days="(\d+)">([\d,]+) days', answer.text)
+    assert days is not None
+    assert int(days.group(1)) > 365
+    assert days.group(2) == f"{int(days.group(1)):,}"
+    assert "is not feasible" in answer.text

@@ -48,7 +48,12 @@ from veedel.web.experiment_views import (
     settings_rows,
     slice_sections,
 )
-from veedel.web.form_parsing import FormValues, experiment_form_values, plan_values
+from veedel.web.form_parsing import (
+    FormValues,
+    check_percents,
+    experiment_form_values,
+    plan_values,
+)
 from veedel.web.templating import render
 
 __all__ = ["router"]
@@ -57,6 +62,8 @@ router = APIRouter(include_in_schema=False)
 
 # Rows per page of the list; the pager links keep the search and the filters.
 PAGE_SIZE = 100
+# A plan longer than this many days is said to be out of reach, not just shown.
+MAX_PLAN_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -293,7 +300,15 @@ def _plan(request: Request, values: FormValues) -> dict[str, Any]:
     if plan.n_per_variant is None:
         return {"error": plan.sentence}
     daily = round(plan.daily_users) if plan.daily_users else None
+    too_long = None
+    if plan.days is not None and plan.days > MAX_PLAN_DAYS:
+        too_long = (
+            f"That is {plan.days / 365:,.0f} years at current traffic: this test"
+            " is not feasible. Plan for a bigger smallest change, or run it where"
+            " more users arrive."
+        )
     return {
+        "too_long": too_long,
         "n_per_variant": plan.n_per_variant,
         "days": plan.days,
         "daily_users": daily,
@@ -324,6 +339,7 @@ async def create_experiment_form(request: Request) -> Response:
 
     library = metric_library(request.app)
     try:
+        check_percents(values)
         body = ExperimentIn.model_validate(values.as_input())
         definition = definition_from_input(body, library)
         create_experiment(request.app, definition, user.username)

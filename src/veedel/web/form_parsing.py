@@ -17,7 +17,13 @@ from starlette.datastructures import FormData
 
 from veedel.errors import InputError
 
-__all__ = ["VARIANT_ROWS", "FormValues", "experiment_form_values", "plan_values"]
+__all__ = [
+    "VARIANT_ROWS",
+    "FormValues",
+    "check_percents",
+    "experiment_form_values",
+    "plan_values",
+]
 
 VARIANT_ROWS = 4
 
@@ -159,6 +165,38 @@ def _number(name: str, text: str, low: float, high: float) -> float:
     if not (math.isfinite(value) and low < value < high):
         raise InputError(name, f"must lie between {low:g} and {high:g}", value)
     return value
+
+
+def check_percents(values: FormValues) -> None:
+    """Check the fields typed in percent, in percent.
+
+    The margins and the smallest change are typed as percent and checked as
+    fractions later; a mistake must be reported in the unit that was typed
+    ("150" is over 100 %, not "over 1").
+    """
+    for key in values.guardrails:
+        text = values.margins.get(key, "0")
+        if text.strip():
+            _number_from(f"margin_{key}", text, 0.0, 100.0, "guardrail margin")
+    if values.mde_percent.strip():
+        _number_from("mde_percent", values.mde_percent, 0.0, 1000.0, "change")
+
+
+def _number_from(name: str, text: str, low: float, high: float, what: str) -> None:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(
+            name, f"must be a number of percent (the {what})", text[:40]
+        ) from None
+    inside = low <= value < high if name.startswith("margin_") else low < value < high
+    if not (math.isfinite(value) and inside):
+        raise InputError(
+            name,
+            f"must be a percentage from {low:g} to under {high:g} (the {what})",
+            text[:40],
+            fix="Type 5 for 5 %.",
+        )
 
 
 def plan_values(values: FormValues) -> tuple[str, float, float, float, list[float]]:
