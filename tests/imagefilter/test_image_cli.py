@@ -185,7 +185,8 @@ def test_evaluate_a_labelled_folder(tmp_path: Path) -> None:
 
 
 def test_demo_step_scans_and_queues(tmp_path: Path) -> None:
-    """The demo step scans its sample photos and queues them as audit samples."""
+    """The demo step scans its sample photos and queues them as audit samples,
+    once, however often the demo runs."""
     from veedel.api.state import open_store
     from veedel.cli.demo import DemoContext
     from veedel.cli.images import demo_step
@@ -207,6 +208,10 @@ def test_demo_step_scans_and_queues(tmp_path: Path) -> None:
     assert next(r for r in rows if r["path"] == "broken.jpg")["error"] == "truncated"
     assert {r["action"] for r in rows if not r["error"]} == {"allow"}
     assert stats.by_kind == {"audit": {"open": 5, "held": 0, "decided": 0}}
+
+    # Running the demo again queues none of its photos a second time.
+    demo_step(context)
+    assert queue_stats(engine).by_kind == stats.by_kind
 
 
 def test_tune_from_reviewer_decisions_in_the_store() -> None:

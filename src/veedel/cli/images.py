@@ -444,6 +444,8 @@ def demo_step(ctx: DemoContext) -> None:
                     path.read_bytes(),
                     ref=str(path),
                     media_type=_media_type(path),
+                    # A second demo run finds its photos already queued.
+                    unique=True,
                 ).kind
                 or "–"
             )

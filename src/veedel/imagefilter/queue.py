@@ -240,7 +240,14 @@ class ReviewQueue:
                     DecisionKey.model_version == verdict.model_version,
                 )
             )
-            assert decision_id is not None, "a duplicate key has a committed row"
+            if decision_id is None:
+                # The key's insert was refused, so a committed row holds it;
+                # only a store edited by hand between the two queries lands here.
+                raise NotFoundError(
+                    f"No stored decision holds image {sha256} on surface "
+                    f"{verdict.surface!r}, although its key was taken; "
+                    "check imagefilter_decision_keys in the store."
+                )
             item = session.scalars(
                 select(ReviewItem)
                 .where(ReviewItem.decision_id == decision_id)
