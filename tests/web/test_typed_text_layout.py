@@ -1,0 +1,73 @@
+"""Text people type, in a real browser: a very long word must not widen the
+page, and right-to-left text must not swallow the words next to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from web_helpers import CHROMIUM_ARGS, LiveServer, password_of
+
+from veedel.experiments.definitions import ExperimentDefinition
+from veedel.experiments.store import save_definition
+
+pytestmark = pytest.mark.browser
+
+LONG_WORD = "long" * 300
+OWNER = "team שלום"
+
+
+@pytest.fixture
+def server(app: FastAPI) -> Iterator[LiveServer]:
+    """The app, with one experiment of hostile typed text, served by uvicorn."""
+    definition = ExperimentDefinition.model_validate(
+        {
+            "key": "typed_text",
+            "name": f"Name {LONG_WORD[:190]}",
+            "hypothesis": f"First line.\nSecond {LONG_WORD}",
+            "owner": OWNER,
+            "start": "2026-03-01",
+            "variants": [
+                {"key": "control", "weight": 0.5, "control": True},
+                {"key": "treatment", "weight": 0.5},
+            ],
+            "metrics": {"primary": ["posting_rate"]},
+        }
+    )
+    save_definition(app.state.store, definition)
+    with LiveServer(app) as live:
+        yield live
+
+
+def test_typed_text_wraps_and_stays_isolated(
+    chromium: Path, server: LiveServer, artifacts_dir: Path
+) -> None:
+    """The list and the experiment page stay 1280 px wide (a 1,200-letter word
+    made the page 10,409 px wide); the owner sits in its own bidi isolate, so
+    the date after it is not reordered into it; the hypothesis keeps its line."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), args=CHROMIUM_ARGS
+        )
+        page: Any = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{server.url}/experiments/typed_text")
+        page.fill("#username", "vera")
+        page.fill("#password", password_of("vera"))
+        page.click("button.primary")
+        page.wait_for_url(f"{server.url}/experiments/typed_text")
+
+        width = "document.documentElement.scrollWidth"
+        assert page.evaluate(width) == 1280
+        assert page.inner_text(".meta bdi") == OWNER
+        assert page.inner_text(".hypothesis bdi").startswith("First line.\nSecond")
+        page.screenshot(path=artifacts_dir / "typed-text-page.png", full_page=True)
+
+        page.goto(f"{server.url}/experiments")
+        assert page.evaluate(width) == 1280
+        assert page.inner_text("td.owner bdi") == OWNER
+        browser.close()
