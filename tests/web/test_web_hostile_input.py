@@ -351,3 +351,17 @@ def test_power_calculator_says_when_a_plan_is_out_of_reach(
     assert int(days.group(1)) > 365
     assert days.group(2) == f"{int(days.group(1)):,}"
     assert "is not feasible" in answer.text
+
+
+def test_a_proxy_basic_auth_header_keeps_the_session(
+    client: TestClient, viewer: str
+) -> None:
+    """Behind a proxy with HTTP Basic auth every request carries
+    'Authorization: Basic ...'; the session still counts (it was ignored, so
+    sign-in looped back to the form). A wrong Bearer token is still a 401."""
+    basic = {"Authorization": "Basic dXNlcjpwYXNz"}
+    page = client.get("/experiments", headers=basic, follow_redirects=False)
+    assert page.status_code == 200
+    assert client.get("/api/v1/me", headers=basic).json()["username"] == "vera"
+    wrong = {"Authorization": "Bearer vdl_not-a-token"}
+    assert client.get("/api/v1/me", headers=wrong).status_code == 401

@@ -178,8 +178,10 @@ def make_auth_middleware(
         session = signer.loads(cookie) if cookie else None
         request.state.session = session
         user = None
-        bearer = request.headers.get("authorization")
-        if bearer:
+        # Only a Bearer header replaces the session: a proxy's Basic auth
+        # header, sent with every request, must not sign the browser out.
+        bearer = request.headers.get("authorization", "")
+        if bearer.split(" ", 1)[0].lower() == "bearer":
             user = _user_from_bearer(engine, bearer)
         elif session:
             user = _user_from_session(engine, session)
