@@ -35,11 +35,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from veedel.errors import ConfigError, NotFoundError
-from veedel.experiments.metrics import MetricLibrary
+from veedel.experiments.metrics import (
+    MetricLibrary,
+    parse_definition_yaml,
+    read_definition_file,
+    shown,
+)
 from veedel.warehouse.schema import TABLES
 
 __all__ = [
@@ -118,6 +122,17 @@ class MetricSet(_Strict):
                 for item in data["guardrails"]
             ]
         return data
+
+    @model_validator(mode="after")
+    def _each_metric_once(self) -> MetricSet:
+        keys = [*self.primary, *(g.metric for g in self.guardrails), *self.secondary]
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        if twice:
+            raise ValueError(
+                f"each metric may appear once (in one role); listed more than"
+                f" once: {twice}"
+            )
+        return self
 
     @property
     def all_keys(self) -> tuple[str, ...]:
@@ -246,7 +261,7 @@ def _config_error(exc: ValidationError, where: str) -> ConfigError:
     return ConfigError(
         field,
         f"must be valid ({message})",
-        first.get("input"),
+        shown(first.get("input")),
         where=where,
         fix="Correct the experiment file; docs/experiments.md lists every field.",
     )
@@ -254,16 +269,7 @@ def _config_error(exc: ValidationError, where: str) -> ConfigError:
 
 def load_experiment_text(text: str, where: str = "<text>") -> ExperimentDefinition:
     """Validate one experiment definition given as YAML text."""
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            "file", "must be valid YAML", str(exc).splitlines()[0], where=where
-        ) from None
-    if not isinstance(document, dict):
-        raise ConfigError(
-            "file", "must hold a mapping of fields", document, where=where
-        )
+    document = parse_definition_yaml(text, where)
     try:
         return ExperimentDefinition.model_validate(document)
     except ValidationError as exc:
@@ -273,13 +279,7 @@ def load_experiment_text(text: str, where: str = "<text>") -> ExperimentDefiniti
 def load_experiment_file(path: str | Path) -> ExperimentDefinition:
     """Read and validate one experiment YAML file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            "file", "must be readable", str(path), where=str(path)
-        ) from exc
-    return load_experiment_text(text, where=str(path))
+    return load_experiment_text(read_definition_file(path), where=str(path))
 
 
 def example_experiments() -> dict[str, ExperimentDefinition]:
@@ -299,16 +299,20 @@ def load_experiments(
 ) -> dict[str, ExperimentDefinition]:
     """Experiments by key from the shipped examples and ``folders``."""
     found = example_experiments() if examples else {}
+    # A file may replace a shipped example, but not another file.
+    from_files: set[str] = set()
     for folder in folders:
         for path in sorted(Path(folder).glob("*.y*ml")):
             definition = load_experiment_file(path)
-            if definition.key in found and not examples:
+            if definition.key in from_files:
                 raise ConfigError(
                     "key",
                     "must be unique across experiments",
                     definition.key,
                     where=str(path),
+                    fix="Give each experiment file its own key.",
                 )
+            from_files.add(definition.key)
             found[definition.key] = definition
     return found
 

@@ -29,7 +29,10 @@ Examples
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import math
+import reprlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -58,6 +61,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# A definition is a few hundred bytes; anything past this is not one, and
+# parsing it (PyYAML is pure Python) would take minutes.
+MAX_DEFINITION_BYTES = 1_000_000
 
 MetricKind = Literal["proportion", "mean", "ratio", "quantile"]
 AggregateName = Literal["count", "sum", "any", "max"]
@@ -160,13 +167,58 @@ class Aggregation(_Strict):
                 f"column {self.column!r} is not in source {self.source}"
                 f" (columns: {', '.join(columns)})"
             )
+        schema = TABLES[SOURCES[self.source].table].schema
+        if self.column is not None and not schema[self.column].is_numeric():
+            raise ValueError(
+                f"aggregate {self.aggregate} needs a numeric column; column"
+                f" {self.column!r} of source {self.source} is"
+                f" {str(schema[self.column]).lstrip('!')}"
+            )
         for condition in self.filter:
             if condition.column not in columns:
                 raise ValueError(
                     f"filter column {condition.column!r} is not in source"
                     f" {self.source} (columns: {', '.join(columns)})"
                 )
+            _check_filter_value(condition, schema[condition.column])
         return self
+
+
+def _value_fits(dtype: Any, value: Any) -> bool:
+    if dtype.is_string():
+        return isinstance(value, str)
+    if dtype.is_boolean():
+        return isinstance(value, bool)
+    if dtype.is_numeric():
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return number and math.isfinite(value)
+    if dtype.is_timestamp() or dtype.is_date():
+        return isinstance(value, dt.date)
+    return True
+
+
+def _check_filter_value(condition: Condition, dtype: Any) -> None:
+    # The warehouse would refuse a comparison of unlike types only at analysis
+    # time, deep inside Ibis; say it on load instead.
+    if condition.op in ("is_null", "not_null"):
+        return
+    values = condition.value if isinstance(condition.value, list) else [condition.value]
+    wrong = [value for value in values if not _value_fits(dtype, value)]
+    if not wrong:
+        return
+    if dtype.is_string():
+        wanted = "text (quote numbers, e.g. '5')"
+    elif dtype.is_numeric():
+        wanted = "a finite number"
+    elif dtype.is_timestamp() or dtype.is_date():
+        wanted = "a date or date-time written unquoted, e.g. 2025-01-10"
+    else:
+        wanted = f"a {dtype} value"
+    raise ValueError(
+        f"filter on column {condition.column!r} ({str(dtype).lstrip('!')}) needs"
+        f" {wanted};"
+        f" got {wrong[0]!r}"
+    )
 
 
 class Window(_Strict):
@@ -178,8 +230,8 @@ class Window(_Strict):
     user exposed yesterday has no day-7 retention yet).
     """
 
-    start_day: int = Field(default=0, ge=0)
-    end_day: int | None = Field(default=None, ge=1)
+    start_day: int = Field(default=0, ge=0, le=3650)
+    end_day: int | None = Field(default=None, ge=1, le=3650)
 
     @model_validator(mode="after")
     def _ordered(self) -> Window:
@@ -191,7 +243,7 @@ class Window(_Strict):
 class Capping(_Strict):
     """Cap per-user values: at a fixed ``value`` or at a pooled ``percentile``."""
 
-    value: float | None = Field(default=None, gt=0)
+    value: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     percentile: float | None = Field(default=None, gt=0.5, lt=1.0)
 
     @model_validator(mode="after")
@@ -246,6 +298,34 @@ class Metric(_Strict):
         return self.direction == "increase"
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict = 3, 8, 8
+_SHORT.maxstring, _SHORT.maxother = 120, 120
+
+
+class _Shown:
+    """A value that prints as a shortened repr (for error messages)."""
+
+    def __init__(self, value: Any) -> None:
+        self.text = _SHORT.repr(value)
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def shown(value: Any) -> Any:
+    """``value`` itself, or a shortened stand-in when its repr could be huge.
+
+    A 10 MB list or a YAML alias bomb would otherwise end up whole in the
+    message of the error that refuses it.
+    """
+    if isinstance(value, list | tuple | dict | set) or (
+        isinstance(value, str) and len(value) > 200
+    ):
+        return _Shown(value)
+    return value
+
+
 def _config_error(exc: ValidationError, where: str) -> ConfigError:
     first = exc.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "metric"
@@ -253,24 +333,64 @@ def _config_error(exc: ValidationError, where: str) -> ConfigError:
     return ConfigError(
         field,
         f"must be valid ({message})",
-        first.get("input"),
+        shown(first.get("input")),
         where=where,
         fix="Correct the metric file; docs/experiments.md lists every field.",
     )
 
 
-def _parse_yaml(text: str, where: str) -> dict[str, Any]:
+def parse_definition_yaml(text: str, where: str) -> dict[str, Any]:
+    """The mapping a metric or experiment YAML text holds, or a ConfigError.
+
+    Refuses text over ``MAX_DEFINITION_BYTES``, YAML syntax errors (with the
+    line and column) and documents that are not a mapping.
+    """
+    if len(text) > MAX_DEFINITION_BYTES:
+        raise ConfigError(
+            "file",
+            f"must be at most {MAX_DEFINITION_BYTES:,} characters",
+            f"{len(text):,} characters",
+            where=where,
+            fix="A definition is a few lines of YAML; check the file.",
+        )
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(
-            "file", "must be valid YAML", str(exc).splitlines()[0], where=where
+            "file", "must be valid YAML", _yaml_problem(exc), where=where
         ) from None
     if not isinstance(document, dict):
         raise ConfigError(
-            "file", "must hold a mapping of fields", document, where=where
+            "file", "must hold a mapping of fields", shown(document), where=where
         )
     return document
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem and mark is not None:
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return str(exc).splitlines()[0]
+
+
+def read_definition_file(path: Path) -> str:
+    """The text of a definition file, refusing unreadable or oversized files."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_DEFINITION_BYTES:
+            raise ConfigError(
+                "file",
+                f"must be at most {MAX_DEFINITION_BYTES:,} bytes",
+                f"{size:,} bytes",
+                where=str(path),
+                fix="A definition is a few lines of YAML; check the file.",
+            )
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            "file", "must be a readable UTF-8 text file", str(path), where=str(path)
+        ) from exc
 
 
 def load_metric_text(
@@ -280,7 +400,7 @@ def load_metric_text(
 
     ``key`` (the file's stem) is used when the document has no ``key``.
     """
-    document = _parse_yaml(text, where)
+    document = parse_definition_yaml(text, where)
     if key is not None:
         document.setdefault("key", key)
     try:
@@ -292,12 +412,7 @@ def load_metric_text(
 def load_metric_file(path: str | Path) -> Metric:
     """Read and validate one metric YAML file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            "file", "must be readable", str(path), where=str(path)
-        ) from exc
+    text = read_definition_file(path)
     return load_metric_text(text, where=str(path), key=path.stem)
 
 

@@ -174,9 +174,13 @@ def plan_from_history(
     ]
     sums = entered.sum(numeric_only=True)
     n = float(sums.get("n", 0.0))
-    daily = float(frame["n"].sum()) / lookback_days if len(frame) else 0.0
+    # Traffic per day over the days the warehouse has history for: a lookback
+    # longer than the data must not dilute it.
+    covered = lookback_days - int(frame["exposure_day"].min()) if len(frame) else 0
+    daily = float(frame["n"].sum()) / covered if covered > 0 else 0.0
     base = _baseline(definition_metric.kind, metric, sums) if n >= 2 else None
     needed: float | None = None
+    problem: str | None = None
     if base is not None:
         try:
             needed = float(
@@ -184,8 +188,8 @@ def plan_from_history(
                     base, mde, relative=relative, alpha=alpha, power=power
                 )
             )
-        except InputError:
-            needed = None
+        except InputError as exc:
+            problem = f"{exc.field} {exc.rule}"
     days = None
     if needed is not None and math.isfinite(needed) and daily > 0:
         days = int(float(stats.days_needed(needed, daily, weights=list(weights))))
@@ -211,7 +215,7 @@ def plan_from_history(
         n_per_variant=n_per_variant,
         days=days,
         sentence=_sentence(
-            definition_metric.name, mde, relative, n_per_variant, days, daily
+            definition_metric.name, mde, relative, n_per_variant, days, daily, problem
         ),
     )
 
@@ -241,9 +245,20 @@ def _baseline(kind: str, key: str, sums: Any) -> stats.Baseline | None:
 
 
 def _sentence(
-    name: str, mde: float, relative: bool, n: int | None, days: int | None, daily: float
+    name: str,
+    mde: float,
+    relative: bool,
+    n: int | None,
+    days: int | None,
+    daily: float,
+    problem: str | None = None,
 ) -> str:
-    change = f"{mde:.1%}" if relative else f"{mde:g}"
+    change = f"{mde * 100:.3g}%" if relative else f"{mde:g}"
+    if problem is not None:
+        return (
+            f"{name}: a {change} change cannot be planned for ({problem});"
+            " choose a smaller --mde."
+        )
     if n is None:
         return (
             f"{name}: not enough history in the warehouse to plan for a"
@@ -253,5 +268,6 @@ def _sentence(
     if days is None:
         return text + "."
     return (
-        f"{text}, about {days} days at current traffic ({daily:,.0f} new users a day)."
+        f"{text}, about {days:,} days at current traffic"
+        f" ({daily:,.0f} new users a day)."
     )

@@ -85,6 +85,10 @@ def assign(
     """
     if not 0.0 <= holdout < 1.0:
         raise InputError("holdout", "must be at least 0 and below 1", holdout)
+    if not str(user_id).strip():
+        raise InputError(
+            "user_id", "must not be empty", user_id, fix="Give the user's id."
+        )
     bounds = _checked_weights(weights)
     return _variant_at(bucket_position(str(user_id), salt), bounds, holdout)
 
