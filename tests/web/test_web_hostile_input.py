@@ -365,3 +365,17 @@ def test_a_proxy_basic_auth_header_keeps_the_session(
     assert client.get("/api/v1/me", headers=basic).json()["username"] == "vera"
     wrong = {"Authorization": "Bearer vdl_not-a-token"}
     assert client.get("/api/v1/me", headers=wrong).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "path", ["/experiments", "/api/v1/experiments", "/login", "/health"]
+)
+def test_no_answer_can_be_framed_or_sniffed(
+    client: TestClient, viewer: str, path: str
+) -> None:
+    """Pages, JSON and the sign-in form refuse framing (clickjacking) and
+    sniffing (JSON holding typed markup read as HTML)."""
+    headers = client.get(path).headers
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["content-security-policy"] == "frame-ancestors 'none'"
+    assert headers["x-content-type-options"] == "nosniff"

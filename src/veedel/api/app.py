@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.signer = signer
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.middleware("http")(make_auth_middleware(engine, signer))
+    # Added last, so it runs first and also marks the sign-in redirects and 401s.
+    app.middleware("http")(_security_headers)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/health", tags=["meta"])
@@ -56,6 +59,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     _include_routers(app)
     return app
+
+
+# No page is meant to be framed: another site framing the forms could trick a
+# signed-in user into clicking them (clickjacking). nosniff keeps a browser
+# from reading JSON that holds typed markup as HTML.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "same-origin",
+}
+
+
+async def _security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    response = await call_next(request)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def plain_http_warning(host: str) -> str | None:
