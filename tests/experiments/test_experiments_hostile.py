@@ -169,3 +169,75 @@ def test_plan_names_an_impossible_mde() -> None:
     text = _sentence("Day-7 retention", 2.0, False, None, None, 10.0, "mde too big")
     assert "cannot be planned for (mde too big)" in text
     assert "1e-05%" in _sentence("D", 1e-7, True, 5, 3, 10.0)
+
+
+@pytest.fixture
+def cli_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A DuckDB warehouse with the tiny community; the experiment named with markup."""
+    from community import EXPERIMENT_YAML, community_frames, load_into
+
+    from veedel.warehouse import connect
+
+    data = tmp_path / "veedel-data"
+    (data / "experiments").mkdir(parents=True)
+    lines = [
+        "name: '[bold]Zq[/bold]'" if line.startswith("name:") else line
+        for line in EXPERIMENT_YAML.splitlines()
+    ]
+    (data / "experiments" / "tiny.yaml").write_text("\n".join(lines), "utf-8")
+    con = connect(f"duckdb://{data / 'warehouse.duckdb'}")
+    load_into(con, community_frames(users=300, doubles=0))
+    con.disconnect()
+    monkeypatch.setenv("VEEDEL_DATA_DIR", str(data))
+    return data
+
+
+def test_cli_analyze_output_failing_on_write_is_a_message(
+    cli_warehouse: Path,
+) -> None:
+    """-o /dev/full passes the up-front check and fails on writing: exit 2, no trace.
+
+    The terminal rendering also prints the name as written: Rich read
+    "[bold]Zq[/bold]" as markup and showed "Zq".
+    """
+    from typer.testing import CliRunner
+
+    from veedel.cli.main import app
+
+    runner = CliRunner()
+    table = runner.invoke(app, ["experiments", "analyze", "tiny_test", "--no-save"])
+    assert table.exit_code == 0, table.output
+    assert "[bold]Zq[/bold] (tiny_test)" in table.output
+    listed = runner.invoke(app, ["experiments", "list"])
+    assert "[bold]" in listed.output
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    outcome = runner.invoke(
+        app,
+        ["experiments", "analyze", "tiny_test", "-f", "csv", "--no-save",
+         "-o", "/dev/full"],
+    )  # fmt: skip
+    assert outcome.exit_code == 2, outcome.output
+    assert "Traceback" not in outcome.output
+    assert "--output must be a file that can be written" in outcome.output
+
+
+def test_srm_check_fails_on_users_in_variants_the_definition_lacks() -> None:
+    """Users in an unnamed variant (a misspelt key) fail the check, with the count.
+
+    Before, 1,538 control users of a definition calling the control 'ctl' were
+    dropped silently and the check reported only 'ctl 0'.
+    """
+    from veedel.experiments.health import format_p, srm_check
+    from veedel.experiments.pipeline import UnitCounts
+
+    definition = load_experiment_text(
+        _EXPERIMENT.format(key="x", metrics="primary: [posts_per_user]")
+    )
+    check = srm_check(definition, UnitCounts({"control": 500, "b": 480}, 0, 700))
+    assert check.status == "fail"
+    assert "700 users are in variants the definition does not name" in check.message
+    fine = srm_check(definition, UnitCounts({"control": 500, "b": 480}, 0, 3))
+    assert fine.status == "pass"
+    assert format_p(0.0) == "p < 0.0001"
+    assert format_p(0.17) == "p = 0.17"

@@ -19,6 +19,7 @@ import typer
 import yaml
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from veedel.cli.console import console
 from veedel.errors import InputError
@@ -147,8 +148,8 @@ def list_command(store: StoreOption = None) -> None:
         )  # fmt: skip
         table.add_row(
             key,
-            definition.name,
-            definition.owner,
+            Text(definition.name),
+            Text(definition.owner),
             variants,
             f"{definition.start.isoformat()} to"
             f" {definition.end.isoformat() if definition.end else 'open'}",
@@ -280,8 +281,17 @@ def analyze_command(
         return
     text = rendered[output_format]()
     if output is not None:
-        output.write_text(text, encoding="utf-8")
-        console.print(f"Wrote {output}")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            # /proc, a full disk, a read-only mount: found only on writing.
+            raise InputError(
+                "--output",
+                "must be a file that can be written",
+                str(output),
+                fix=f"The system said: {exc.strerror}. Give another path.",
+            ) from None
+        console.print(Text(f"Wrote {output}"))
     else:
         print(text)
 

@@ -42,6 +42,13 @@ MULTI_VARIANT_LIMIT = 0.01
 PRE_PERIOD_THRESHOLD = 0.001
 
 
+def format_p(p_value: float) -> str:
+    """``p = 0.17`` or ``p < 0.0001`` (a p-value that underflowed is not 0)."""
+    if p_value < 1e-4:
+        return "p < 0.0001"
+    return f"p = {p_value:.2g}"
+
+
 def srm_check(definition: ExperimentDefinition, counts: UnitCounts) -> HealthCheck:
     """Sample ratio mismatch of users per variant against the weights."""
     keys = [v.key for v in definition.variants]
@@ -64,13 +71,27 @@ def srm_check(definition: ExperimentDefinition, counts: UnitCounts) -> HealthChe
         f"{key} {int(n):,}" for key, n in zip(keys, observed, strict=True)
     )
     expected = ", ".join(f"{w:.0%}" for w in weights)
+    unknown = counts.unknown_variant
+    if unknown > MULTI_VARIANT_LIMIT * (observed.sum() + unknown):
+        # Users the definition cannot place: a variant key misspelt in the
+        # definition or a variant the app logs that the definition lacks.
+        return HealthCheck(
+            "srm",
+            title,
+            "fail",
+            f"{unknown:,} users are in variants the definition does not name"
+            f" and are left out (named variants: {split}).",
+            "Make the variant keys in the definition match those the app logs in"
+            f" the warehouse for experiment id '{definition.warehouse_id}'.",
+            p_value,
+        )
     if bool(result.alarm):
         return HealthCheck(
             "srm",
             title,
             "fail",
             f"Users per variant ({split}) are far from the planned split"
-            f" ({expected}); p = {p_value:.2g}.",
+            f" ({expected}); {format_p(p_value)}.",
             "Find why one variant lost or gained users (assignment bugs, crashes,"
             " logging that depends on the variant) before reading any metric.",
             p_value,
@@ -80,7 +101,7 @@ def srm_check(definition: ExperimentDefinition, counts: UnitCounts) -> HealthChe
         title,
         "pass",
         f"Users per variant ({split}) match the planned split ({expected});"
-        f" p = {p_value:.2g}.",
+        f" {format_p(p_value)}.",
         value=p_value,
     )
 
@@ -192,7 +213,7 @@ def pre_period_check(
             "pre_period",
             title,
             "fail",
-            f"The variants already differed before exposure on {which}; p = {p:.2g}.",
+            f"The variants already differed before exposure on {which}; {format_p(p)}.",
             "Check that assignment does not depend on user behaviour and that no"
             " earlier experiment used the same buckets; then re-randomise.",
             p,
@@ -202,7 +223,7 @@ def pre_period_check(
         title,
         "pass",
         f"The variants looked alike in the {days} days before exposure"
-        f" (smallest p = {p:.2g}, {which}).",
+        f" (smallest {format_p(p)}, {which}).",
         value=p,
     )
 

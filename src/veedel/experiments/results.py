@@ -271,7 +271,8 @@ class ExperimentResult(_Plain):
             lines.append(Text(f"What to do: {self.verdict.what_to_do}", style="italic"))
         header = Panel(
             Group(*lines),
-            title=f"{self.name} ({self.key}) · as of {self.as_of}",
+            # Text, not a markup string: a name like "[bold]x" must print as is.
+            title=Text(f"{self.name} ({self.key}) · as of {self.as_of}"),
             title_align="left",
         )
         return Group(header, self._health_table(), self._metric_table())
@@ -283,7 +284,7 @@ class ExperimentResult(_Plain):
         colours = {"pass": "green", "warn": "yellow", "fail": "red"}
         for check in self.health:
             status = Text(check.status, style=colours[check.status])
-            table.add_row(check.title, status, check.message)
+            table.add_row(Text(check.title), status, Text(check.message))
         return table
 
     def _metric_table(self) -> Table:
@@ -296,17 +297,23 @@ class ExperimentResult(_Plain):
         colours = {"better": "green", "worse": "red"}
         for item in self.metrics:
             table.add_row(
-                item.name,
+                Text(item.name),
                 item.role,
-                item.variant,
+                Text(item.variant),
                 _number(item.control_value),
                 _number(item.treatment_value),
                 _change(item),
                 _interval(item),
-                "—" if item.p_value is None else f"{item.p_value:.3g}",
+                _p_value(item.p_value),
                 Text(item.outcome, style=colours.get(item.outcome, "")),
             )
         return table
+
+
+def _p_value(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return "<0.0001" if value < 1e-4 else f"{value:.3g}"
 
 
 def _number(value: float | None) -> str:
