@@ -241,3 +241,11 @@ def test_srm_check_fails_on_users_in_variants_the_definition_lacks() -> None:
     assert fine.status == "pass"
     assert format_p(0.0) == "p < 0.0001"
     assert format_p(0.17) == "p = 0.17"
+
+
+@pytest.mark.parametrize("method", ["bonferroni", "holm", "bh"])
+def test_adjust_pvalues_of_an_empty_family_is_empty(method: str) -> None:
+    """No p-values adjust to no p-values (numpy's reshape error before)."""
+    from veedel.experiments.stats import adjust_pvalues
+
+    assert adjust_pvalues([], method).shape == (0,)

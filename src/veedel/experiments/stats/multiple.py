@@ -74,6 +74,9 @@ def adjust_pvalues(
         raise InputError(
             "p_values", "must lie between 0 and 1 (NaN for missing)", p.tolist()
         )
+    if p.size == 0:
+        # Nothing to adjust (numpy cannot reshape an empty family).
+        return p.copy()
     return np.asarray(np.minimum(_uncapped(p, method, axis), 1.0), np.float64)
 
 
