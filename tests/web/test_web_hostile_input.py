@@ -379,3 +379,39 @@ def test_no_answer_can_be_framed_or_sniffed(
     assert headers["x-frame-options"] == "DENY"
     assert headers["content-security-policy"] == "frame-ancestors 'none'"
     assert headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "label"),
+    [
+        ({"variant_weight_0": "-0.5"}, "variants.0.weight", "Variant 1, weight: "),
+        ({"variant_weight_1": "0.6"}, "variants.weight", "Weights: "),
+        ({"margin_reports_per_user": "150"}, "margin_reports_per_user",
+         "Guardrail margin of reports_per_user: "),
+    ],
+)  # fmt: skip
+def test_form_errors_open_with_the_forms_label(
+    client: TestClient, editor: str, changes: dict[str, str], field: str, label: str
+) -> None:
+    """A form error opens with the label the form shows ("Variant 1, weight"),
+    then names the field, rule and value as the API does."""
+    answer = client.post("/experiments/new", data=_form(editor, **changes))
+    assert answer.status_code == 422
+    assert f'<li data-field="{field}">{label}{field} ' in answer.text
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [({"start": "0001-01-01"}, "start"), ({"end": "9999-12-31"}, "end")],
+)
+def test_create_refuses_dates_outside_this_century(
+    client: TestClient, app: FastAPI, editor: str, changes: dict[str, str], field: str
+) -> None:
+    """Year 1 or 9999 is refused, naming the range (both were stored)."""
+    text = json.dumps(_experiment(**changes))
+    answer = _post_raw(client, "/api/v1/experiments", text, editor)
+    assert answer.status_code == 422
+    error = answer.json()["detail"][0]
+    assert error["loc"] == ["body", field]
+    assert error["msg"] == "must lie between 2000-01-01 and 2099-12-31"
+    assert "hostile_probe" not in _stored(app)

@@ -33,6 +33,8 @@ __all__ = [
 MAX_NAME = 200
 MAX_TEXT = 2000
 WEIGHT_TOLERANCE = 1e-6
+FIRST_DATE = dt.date(2000, 1, 1)
+LAST_DATE = dt.date(2099, 12, 31)
 
 
 # Control characters (NUL, escape, ...) are never honest text: NUL breaks a
@@ -111,6 +113,16 @@ class ExperimentIn(_Input):
     @classmethod
     def _plain_text(cls, value: str) -> str:
         return _check_text(value, multiline=True)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _this_century(cls, value: dt.date | None) -> dt.date | None:
+        # Year 1 or 9999 is a typo, and would sit first or last in every list.
+        if value is not None and not FIRST_DATE <= value <= LAST_DATE:
+            raise ValueError(
+                f"must lie between {FIRST_DATE.isoformat()} and {LAST_DATE.isoformat()}"
+            )
+        return value
 
 
 def input_error_from_validation(exc: ValidationError) -> InputError:

@@ -8,6 +8,7 @@ search and the power calculator answer without a full reload.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -322,6 +323,43 @@ def _plan(request: Request, values: FormValues) -> dict[str, Any]:
     }
 
 
+# The form's labels for the fields an error names ("variants.0.weight" is the
+# weight in the first row of the variants table).
+_ROW_FIELDS = re.compile(r"^(variants|guardrails)\.(\d+)\.(\w+)$")
+_LABELS = {
+    "key": "Key",
+    "name": "Name",
+    "hypothesis": "Hypothesis",
+    "owner": "Owner",
+    "start": "Start",
+    "end": "End",
+    "variants": "Variants",
+    "variants.weight": "Weights",
+    "variants.control": "Control",
+    "variants.key": "Variant keys",
+    "primary": "Primary metrics",
+    "guardrails": "Guardrail metrics",
+    "secondary": "Secondary metrics",
+    "mde_percent": "Smallest change worth detecting",
+    "alpha": "Alpha",
+    "power": "Power",
+}
+
+
+def _form_error(error: InputError) -> dict[str, str]:
+    """The error keyed by its field, opening with the form's label for it."""
+    label = _LABELS.get(error.field)
+    row = _ROW_FIELDS.match(error.field)
+    if row is not None:
+        table, index, part = row.groups()
+        noun = "Variant" if table == "variants" else "Guardrail"
+        label = f"{noun} {int(index) + 1}, {part}"
+    elif error.field.startswith("margin_"):
+        label = f"Guardrail margin of {error.field.removeprefix('margin_')}"
+    text = str(error)
+    return {error.field: f"{label}: {text}" if label else text}
+
+
 @router.post("/experiments/new", response_model=None)
 async def create_experiment_form(request: Request) -> Response:
     """Create the experiment, or show the form again with what is wrong.
@@ -345,9 +383,9 @@ async def create_experiment_form(request: Request) -> Response:
         create_experiment(request.app, definition, user.username)
     except ValidationError as exc:
         error = input_error_from_validation(exc)
-        return _form_page(request, values, {error.field: str(error)}, None, 422)
+        return _form_page(request, values, _form_error(error), None, 422)
     except InputError as exc:
-        return _form_page(request, values, {exc.field: str(exc)}, None, 422)
+        return _form_page(request, values, _form_error(exc), None, 422)
     return RedirectResponse(f"/experiments/{definition.key}?created=1", status_code=303)
 
 
