@@ -415,3 +415,14 @@ def test_create_refuses_dates_outside_this_century(
     assert error["loc"] == ["body", field]
     assert error["msg"] == "must lie between 2000-01-01 and 2099-12-31"
     assert "hostile_probe" not in _stored(app)
+
+
+def test_a_viewer_is_told_the_command_that_makes_them_an_editor(
+    client: TestClient, viewer: str
+) -> None:
+    """The editors-only page names the command for this existing account
+    ('users add' would only fail: the name is taken)."""
+    answer = client.get("/experiments/new")
+    assert answer.status_code == 403
+    assert "<code>veedel users passwd vera --role editor</code>" in answer.text
+    assert "users add" not in answer.text
