@@ -426,3 +426,14 @@ def test_a_viewer_is_told_the_command_that_makes_them_an_editor(
     assert answer.status_code == 403
     assert "<code>veedel users passwd vera --role editor</code>" in answer.text
     assert "users add" not in answer.text
+
+
+def test_the_alpha_setting_reads_as_two_sentences(analysed: Any) -> None:
+    """The alpha line was 'Intervals are 95% intervals; The false-alarm ...'."""
+    from veedel.web.experiment_views import GLOSSARY, settings_rows
+
+    _, result = analysed["onboarding_checklist"]
+    row = next(r for r in settings_rows(result.definition) if r.key == "alpha")
+    assert row.explanation == (
+        f"{GLOSSARY['alpha']} The intervals shown are 95% intervals."
+    )

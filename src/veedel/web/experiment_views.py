@@ -353,7 +353,8 @@ def settings_rows(definition: dict[str, Any]) -> list[SettingRow]:
             "alpha",
             "Significance level (alpha)",
             f"{alpha:g}",
-            f"Intervals are {1 - float(alpha):.0%} intervals; {GLOSSARY['alpha']}",
+            f"{GLOSSARY['alpha']} The intervals shown are "
+            f"{1 - float(alpha):.0%} intervals.",
         ),
         SettingRow(
             "correction",
