@@ -139,3 +139,83 @@ def test_bad_options_are_input_errors(keyword: str, value: object) -> None:
     """Options outside their allowed values raise InputError naming them."""
     with pytest.raises(InputError, match=keyword):
         compare_means(GOOD, GOOD, **{keyword: value})  # type: ignore[arg-type]
+
+
+def test_arms_whose_shapes_do_not_broadcast_are_an_input_error() -> None:
+    """Two metrics in control against three in treatment name both shapes,
+    for every comparison that takes two arms (was numpy's broadcast error)."""
+    from veedel.experiments.stats import CupedStats, cuped_adjust
+
+    two = SampleStats(n=[10, 10], sum=[5, 6], sum_sq=[30, 40])
+    three = SampleStats(n=[10, 10, 10], sum=[5, 6, 7], sum_sq=[30, 40, 50])
+    for compare in (compare_means, compare_proportions):
+        with pytest.raises(InputError, match=r"control, treatment.*\(2,\).*\(3,\)"):
+            compare(two, three)
+
+    # Rows are metrics, columns units: two metrics against three.
+    y, d = [1.0, 2.0, 3.0], [1.0, 1.0, 2.0]
+    with pytest.raises(InputError, match="control, treatment"):
+        compare_ratios(
+            RatioStats.from_values([y] * 2, [d] * 2),
+            RatioStats.from_values([y] * 3, [d] * 3),
+        )
+    with pytest.raises(InputError, match="control, treatment"):
+        cuped_adjust(
+            CupedStats.from_values([y] * 2, [d] * 2),
+            CupedStats.from_values([y] * 3, [d] * 3),
+        )
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: RatioStats.from_values([1, 2, 3], [1, 1]),
+        lambda: __import__(
+            "veedel.experiments.stats", fromlist=["CupedStats"]
+        ).CupedStats.from_values([1, 2, 3], [1, 2]),
+    ],
+)
+def test_unit_values_of_unequal_length_are_an_input_error(build: object) -> None:
+    """Three numerators over two denominators name both inputs and shapes."""
+    with pytest.raises(InputError, match=r"\(3,\).*\(2,\)"):
+        build()  # type: ignore[operator]
+
+
+def test_low_level_helpers_refuse_values_no_data_can_give() -> None:
+    """A Beta parameter of 0, a negative variance and a negative sample size
+    are refused naming the field; zero and NaN still pass (NaN becomes a
+    reason code or a dash further up)."""
+    from veedel.experiments.stats import (
+        days_needed,
+        msprt_pvalue,
+        probability_beta_greater,
+        tuned_mixing_variance,
+    )
+
+    with pytest.raises(InputError, match="a must be a positive, finite Beta"):
+        probability_beta_greater(0, 1, 1, 1)
+    with pytest.raises(InputError, match="d must be a positive"):
+        probability_beta_greater(1, 1, 1, np.inf)
+    with pytest.raises(InputError, match="variance must not be negative"):
+        msprt_pvalue(0.01, -0.1, 1e-4)
+    with pytest.raises(InputError, match="mixing_variance must not be negative"):
+        msprt_pvalue(0.01, 0.1, -1e-4)
+    with pytest.raises(InputError, match="variance_at_expected_n"):
+        tuned_mixing_variance(-5)
+    with pytest.raises(InputError, match="n_per_arm must not be a negative"):
+        days_needed(-1, 5)
+
+    assert tuned_mixing_variance(0.0) == 0.0
+    assert np.isnan(msprt_pvalue(0.01, np.nan, 1e-4))
+    assert days_needed(0, 5) == 0
+    assert np.isnan(days_needed(np.nan, 5))  # a plan shows it as "—"
+
+
+def test_srm_with_less_than_one_unit_in_all_is_no_units() -> None:
+    """Counts summing to 5e-324 (found by the fuzz test) give the no-units
+    reason, not a NaN p-value from an expected count that underflows to 0."""
+    result = srm_test([[0.0, 5e-324], [0.0, 0.0], [600.0, 400.0]])
+
+    assert list(result.reason) == [Reason.NO_UNITS.value] * 2 + [""]
+    assert np.isnan(result.p_value[:2]).all()
+    assert 0 <= result.p_value[2] <= 1

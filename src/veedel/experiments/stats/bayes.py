@@ -23,6 +23,7 @@ loss).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -179,6 +180,14 @@ def probability_beta_greater(a: float, b: float, c: float, d: float) -> float:
     parameter exceeds 200,000 the normal approximation of both Betas is used
     (error about 1e-7 there, shrinking with the counts).
     """
+    for name, value in (("a", a), ("b", b), ("c", c), ("d", d)):
+        if not (math.isfinite(value) and value > 0):
+            raise InputError(
+                name,
+                "must be a positive, finite Beta parameter",
+                value,
+                fix="Pass successes + prior alpha and failures + prior beta.",
+            )
     forms: list[tuple[float, Callable[[], float]]] = [
         (c, lambda: _h_sum(a, b, c, d)),
         (b, lambda: _h_sum(d, c, b, a)),

@@ -39,6 +39,7 @@ from veedel.experiments.stats.inputs import (
     CupedRatioStats,
     CupedStats,
     FloatArray,
+    check_arms,
     sample_covariance,
 )
 from veedel.experiments.stats.ratio import compare_ratios, ratio_arm
@@ -95,6 +96,7 @@ def cuped_adjust(
     vary, ``theta`` is 0 and the adjusted result equals the unadjusted one.
     """
     alpha = check_alpha(alpha)
+    check_arms(control, treatment)
     check_choice("alternative", alternative, ALTERNATIVES)
     check_choice("scale", scale, SCALES)
 
@@ -186,6 +188,7 @@ def cuped_adjust_ratio(
     2018).
     """
     alpha = check_alpha(alpha)
+    check_arms(control, treatment)
     check_choice("alternative", alternative, ALTERNATIVES)
     check_choice("scale", scale, SCALES)
 

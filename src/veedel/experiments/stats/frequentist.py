@@ -25,7 +25,7 @@ from veedel.experiments.stats._inference import (
     welch_df,
 )
 from veedel.experiments.stats._quiet import quiet_numpy
-from veedel.experiments.stats.inputs import SampleStats, count_reasons
+from veedel.experiments.stats.inputs import SampleStats, check_arms, count_reasons
 from veedel.experiments.stats.reasons import Reason, merge_reasons
 from veedel.experiments.stats.results import Effect
 
@@ -92,6 +92,7 @@ def compare_means(
     ``control_mean_not_positive``.
     """
     alpha = check_alpha(alpha)
+    check_arms(control, treatment)
     check_choice("alternative", alternative, ALTERNATIVES)
     check_choice("scale", scale, SCALES)
 
@@ -138,6 +139,7 @@ def compare_proportions(
     :func:`compare_means`, tested with its own z statistic.
     """
     alpha = check_alpha(alpha)
+    check_arms(control, treatment)
     check_choice("alternative", alternative, ALTERNATIVES)
     check_choice("scale", scale, SCALES)
 

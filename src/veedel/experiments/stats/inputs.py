@@ -59,6 +59,34 @@ def as_float_array(name: str, value: Any) -> FloatArray:
     return array
 
 
+def broadcast_values(**named: Any) -> list[FloatArray]:
+    """Float arrays of one shape from unit-level inputs, or an InputError
+    naming each input's shape (``numerators`` (3,) beside ``denominators`` (2,))."""
+    arrays = [as_float_array(name, value) for name, value in named.items()]
+    try:
+        return list(np.broadcast_arrays(*arrays))
+    except ValueError:
+        shapes = {name: a.shape for name, a in zip(named, arrays, strict=True)}
+        raise InputError(
+            ", ".join(named),
+            "must hold one value per unit each (shapes that broadcast)",
+            shapes,
+        ) from None
+
+
+def check_arms(control: Any, treatment: Any) -> None:
+    """Raise an InputError unless the two arms' arrays broadcast together."""
+    try:
+        np.broadcast_shapes(control.n.shape, treatment.n.shape)
+    except ValueError:
+        raise InputError(
+            "control, treatment",
+            "must have shapes that broadcast against each other",
+            {"control": control.n.shape, "treatment": treatment.n.shape},
+            fix="Give both arms the same metrics x slices layout.",
+        ) from None
+
+
 def _broadcast_fields(obj: Any) -> None:
     """Convert every field of a frozen container to float arrays of one shape."""
     names = [field.name for field in fields(obj)]
@@ -230,9 +258,7 @@ class RatioStats:
         weights: npt.ArrayLike | None = None,
     ) -> RatioStats:
         """Summarise unit-level numerators and denominators along ``axis``."""
-        y = as_float_array("numerators", numerators)
-        d = as_float_array("denominators", denominators)
-        y, d = np.broadcast_arrays(y, d)
+        y, d = broadcast_values(numerators=numerators, denominators=denominators)
         w = np.ones_like(y) if weights is None else as_float_array("weights", weights)
         w = np.broadcast_to(w, y.shape)
         return cls(
@@ -328,9 +354,7 @@ class CupedStats:
         axis: int = -1,
     ) -> CupedStats:
         """Summarise unit-level metric values and covariates along ``axis``."""
-        y = as_float_array("values", values)
-        x = as_float_array("covariates", covariates)
-        y, x = np.broadcast_arrays(y, x)
+        y, x = broadcast_values(values=values, covariates=covariates)
         return cls(
             n=np.sum(np.ones_like(y), axis=axis),
             sum=y.sum(axis=axis),
@@ -401,10 +425,9 @@ cross_sum
         axis: int = -1,
     ) -> CupedRatioStats:
         """Summarise unit-level numerators, denominators and covariates."""
-        y = as_float_array("numerators", numerators)
-        d = as_float_array("denominators", denominators)
-        x = as_float_array("covariates", covariates)
-        y, d, x = np.broadcast_arrays(y, d, x)
+        y, d, x = broadcast_values(
+            numerators=numerators, denominators=denominators, covariates=covariates
+        )
         return cls(
             n=np.sum(np.ones_like(y), axis=axis),
             numerator_sum=y.sum(axis=axis),

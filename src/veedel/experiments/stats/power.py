@@ -220,6 +220,13 @@ def days_needed(
     daily = as_float_array("daily_units", daily_units)
     if np.any(~(daily > 0)):
         raise InputError("daily_units", "must be positive", daily.tolist())
+    # NaN (a plan that cannot be computed) passes, and a Plan shows it as "—".
+    with np.errstate(invalid="ignore"):
+        negative = n < 0
+    if np.any(negative):
+        raise InputError(
+            "n_per_arm", "must not be a negative number of users", n.tolist()
+        )
     with np.errstate(all="ignore"):
         return np.asarray(np.ceil(n / (daily * shares.min())), np.float64)
 

@@ -26,7 +26,7 @@ from veedel.experiments.stats._inference import (
     check_choice,
 )
 from veedel.experiments.stats._quiet import quiet_numpy
-from veedel.experiments.stats.inputs import FloatArray, RatioStats
+from veedel.experiments.stats.inputs import FloatArray, RatioStats, check_arms
 from veedel.experiments.stats.reasons import Reason, merge_reasons
 from veedel.experiments.stats.results import Effect
 
@@ -93,6 +93,7 @@ def compare_ratios(
     the delta method as in :func:`compare_means`.
     """
     alpha = check_alpha(alpha)
+    check_arms(control, treatment)
     check_choice("alternative", alternative, ALTERNATIVES)
     check_choice("scale", scale, SCALES)
 

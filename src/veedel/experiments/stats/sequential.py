@@ -65,6 +65,18 @@ __all__ = [
 ]
 
 
+def _non_negative(name: str, value: npt.ArrayLike) -> FloatArray:
+    """A float array with no negative entry; NaN passes, to become a reason code."""
+    array = as_float_array(name, value)
+    with np.errstate(invalid="ignore"):
+        negative = array < 0
+    if np.any(negative):
+        raise InputError(
+            name, "must not be negative (it is a variance)", array[negative].tolist()
+        )
+    return array
+
+
 def tuned_mixing_variance(
     variance_at_expected_n: npt.ArrayLike, alpha: float = 0.05
 ) -> FloatArray:
@@ -85,11 +97,11 @@ def tuned_mixing_variance(
     contraction, as the slope of log(1 + r) is below 1).
     """
     alpha = check_alpha(alpha)
+    variance = _non_negative("variance_at_expected_n", variance_at_expected_n)
     two_l = 2.0 * np.log(1.0 / alpha)
     r = two_l
     for _ in range(60):
         r = two_l + np.log1p(r)
-    variance = as_float_array("variance_at_expected_n", variance_at_expected_n)
     return np.asarray(r * variance, dtype=np.float64)
 
 
@@ -104,8 +116,8 @@ def msprt_likelihood_ratio(
     See the module notes for the formula (Johari et al., 2017).
     """
     d = as_float_array("point_estimate", point_estimate)
-    v = as_float_array("variance", variance)
-    tau2 = as_float_array("mixing_variance", mixing_variance)
+    v = _non_negative("variance", variance)
+    tau2 = _non_negative("mixing_variance", mixing_variance)
     with np.errstate(all="ignore"):
         log_ratio = 0.5 * np.log(v / (v + tau2)) + tau2 * d * d / (2 * v * (v + tau2))
         return np.asarray(np.exp(log_ratio), dtype=np.float64)

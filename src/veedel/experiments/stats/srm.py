@@ -87,7 +87,8 @@ def srm_test(
     )
     reason = merge_reasons(reason, np.any(counts < 0, axis=-1), Reason.NEGATIVE_COUNT)
     total = counts.sum(axis=-1, keepdims=True)
-    reason = merge_reasons(reason, total[..., 0] <= 0, Reason.NO_UNITS)
+    # Fewer than one unit in all (5e-324 users, say) is no units: e_i underflows.
+    reason = merge_reasons(reason, ~(total[..., 0] >= 1), Reason.NO_UNITS)
 
     with np.errstate(all="ignore"):
         expected = total * w / w.sum(axis=-1, keepdims=True)
