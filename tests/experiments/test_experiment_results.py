@@ -56,6 +56,25 @@ def test_csv_has_one_row_per_metric_and_slice(result: ExperimentResult) -> None:
     assert len(result.slices) == 3 * len(result.metrics)  # three cities
 
 
+def test_csv_defuses_text_a_spreadsheet_would_run(result: ExperimentResult) -> None:
+    """A slice value from the warehouse such as '=HYPERLINK(...)' is written
+    with a leading apostrophe; negative numbers are written as numbers."""
+    import csv
+    import dataclasses
+    import io
+
+    hostile = dataclasses.replace(result.slices[0], slice_value="=HYPERLINK(1)")
+    edited = dataclasses.replace(result, slices=(hostile, *result.slices[1:]))
+
+    rows = list(csv.DictReader(io.StringIO(edited.to_csv())))
+    first_slice = rows[len(result.metrics)]
+    assert first_slice["slice_value"] == "'=HYPERLINK(1)"
+    # Every lower interval bound is a plain number, negative ones included.
+    lowers = [row["absolute_ci_lower"] for row in rows if row["absolute_ci_lower"]]
+    assert any(value.startswith("-") for value in lowers)
+    assert [float(value) for value in lowers]
+
+
 def test_html_report_is_self_contained(result: ExperimentResult) -> None:
     """The report names the verdict and fetches nothing from anywhere."""
     html = result.to_html()

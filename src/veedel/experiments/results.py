@@ -250,7 +250,7 @@ class ExperimentResult(_Plain):
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+            writer.writerow({k: _csv_cell(v) for k, v in row.items()})
         return buffer.getvalue()
 
     def to_html(self) -> str:
@@ -333,3 +333,18 @@ def _interval(item: MetricResult) -> str:
     if item.absolute_ci_lower is not None and item.absolute_ci_upper is not None:
         return f"{item.absolute_ci_lower:+.4g} to {item.absolute_ci_upper:+.4g}"
     return "—"
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell: empty for None; text that a spreadsheet would run as a
+    formula (a slice value '=HYPERLINK(...)' from the warehouse) gets a
+    leading apostrophe. Numbers stay numbers, negative ones included."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
