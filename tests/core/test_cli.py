@@ -68,3 +68,26 @@ def test_verbose_shows_debug_lines_and_log_level_hides_info(
     assert "DEBUG" not in quiet.output and "Reading" not in quiet.output
     assert "DEBUG" in verbose.output and "Reading" in verbose.output
     assert "Opening DuckDB warehouse" not in warnings_only.output
+
+
+def test_demo_without_serving_says_how_to_sign_in(tmp_path: Path) -> None:
+    """--no-serve ends with the commands that add an account and serve."""
+    from veedel.cli.console import console
+    from veedel.cli.demo import _print_next_steps
+    from veedel.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, port=8793)
+    with console.capture() as captured:
+        _print_next_steps(settings, tmp_path)
+    lines = captured.get().splitlines()
+
+    assert f"  veedel users add NAME --role admin --data-dir {tmp_path}" in lines
+    assert f"  veedel serve --data-dir {tmp_path}" in lines
+    assert any("http://127.0.0.1:8793/" in line for line in lines)
+
+
+def test_demo_help_shows_the_default_data_folder() -> None:
+    """The default folder in brackets is not eaten as Rich markup."""
+    result = runner.invoke(app, ["demo", "--help"], env={"COLUMNS": "200"})
+
+    assert "Folder for the warehouse and the store [veedel-data]." in result.output

@@ -71,7 +71,7 @@ def demo_command(
     seed: Annotated[int, typer.Option(help="Seed of the simulator.")] = 7,
     data_dir: Annotated[
         Path | None,
-        typer.Option(help="Folder for the warehouse and the store [veedel-data]."),
+        typer.Option(help="Folder for the warehouse and the store \\[veedel-data]."),
     ] = None,
     serve: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Serve the web app at the end.")
@@ -109,6 +109,31 @@ def demo_command(
         from veedel.cli.serve import serve_app
 
         serve_app(settings, demo_account=True)
+    else:
+        _print_next_steps(settings, data_dir)
+
+
+def _print_next_steps(settings: Settings, data_dir: Path | None) -> None:
+    """Tell the person who skipped serving how to see the web app."""
+    folder = "" if data_dir is None else f" --data-dir {data_dir}"
+    console.print(Rule("[bold]Next"))
+    console.print(
+        "The warehouse and every product's results are in "
+        f"{settings.data_dir}. To see them in the web app, add an account and "
+        "serve:",
+        highlight=False,
+    )
+    # Commands stay on one line each, so they can be copied whole.
+    for command in (
+        f"veedel users add NAME --role admin{folder}",
+        f"veedel serve{folder}",
+    ):
+        console.print(f"  {command}", highlight=False, soft_wrap=True, markup=False)
+    console.print(
+        f"then open http://{settings.host}:{settings.port}/ and sign in. "
+        "(veedel demo without --no-serve does both and prints a password.)",
+        highlight=False,
+    )
 
 
 def _run_steps(ctx: DemoContext) -> list[str]:

@@ -215,7 +215,7 @@ class StagedLoad:
             self.discard()
 
         for table, n in written.items():
-            log.info("Wrote %d new rows to %s", n, table)
+            log.debug("Wrote %d new rows to %s", n, table)
         return written
 
     def discard(self) -> None:

@@ -131,7 +131,7 @@ def summarise_warehouse(con: Any) -> WarehouseSummary:
         _summarise_present(con, name) if name in present else TableSummary(name, False)
         for name in [*TABLES, *others]
     ]
-    log.info("Summarised %d warehouse tables", len(summaries))
+    log.debug("Summarised %d warehouse tables", len(summaries))
     return WarehouseSummary(tuple(summaries))
 
 

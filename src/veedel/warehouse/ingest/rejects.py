@@ -84,7 +84,7 @@ class RejectSink:
         if self.path.suffix.lower() == ".csv":
             self._csv = csv.DictWriter(self._handle, fieldnames=REJECT_FIELDS)
             self._csv.writeheader()
-        log.info("Writing rejected rows to %s", self.path)
+        log.debug("Writing rejected rows to %s", self.path)
 
     def close(self) -> None:
         """Close the file if one was opened."""

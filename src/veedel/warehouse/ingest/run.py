@@ -119,7 +119,7 @@ class IngestRun:
             self.summary.counts(table).written = n
         if self._sink is not None:
             self._sink.close()
-        log.info(
+        log.debug(
             "Ingest of %s: %d rows read, %d written, %d rejected",
             self.summary.source,
             self.summary.read,

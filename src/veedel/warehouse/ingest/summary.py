@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from veedel.warehouse.ingest.rejects import Reject
 from veedel.warehouse.schema import CANONICAL_TABLES
@@ -85,7 +87,7 @@ class IngestSummary:
             "rejects_path": str(self.rejects_path) if self.rejects_path else None,
         }
 
-    def __rich__(self) -> Table:
+    def __rich__(self) -> Group:
         table = Table(title=f"Ingest of {self.source}", title_justify="left")
         table.add_column("table")
         for name in ("read", "written", "already present", "rejected"):
@@ -109,9 +111,14 @@ class IngestSummary:
             f"{self.rejected:,}",
         )
 
-        notes = [f"not represented: {n:,} {why}" for why, n in self.skipped.items()]
+        # Notes go below the table, not in its caption: a caption wraps at the
+        # table's width and broke the rejects path in two when copied.
+        notes: list[Text] = [
+            Text(f"not represented: {n:,} {why}") for why, n in self.skipped.items()
+        ]
         if self.rejects_path is not None and self.rejected:
-            notes.append(f"rejected rows with reasons: {self.rejects_path}")
-        table.caption = "\n".join(notes) or None
-        table.caption_justify = "left"
-        return table
+            notes.append(Text("rejected rows with reasons:"))
+            notes.append(
+                Text(f"  {self.rejects_path}", no_wrap=True, overflow="ignore")
+            )
+        return Group(table, *notes)

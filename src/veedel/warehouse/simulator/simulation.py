@@ -82,9 +82,11 @@ class SimulationSummary:
         }
 
     def __rich__(self) -> Table:
+        # The period is half-open; a reader expects the last simulated day.
+        last_day = self.end - timedelta(days=1)
         title = (
             f"Simulated {self.users:,} users over {self.days} days "
-            f"({self.start.isoformat()} to {self.end.isoformat()}, seed {self.seed})"
+            f"({self.start.isoformat()} to {last_day.isoformat()}, seed {self.seed})"
         )
         table = Table(title=title, title_justify="left")
         table.add_column("table")
@@ -93,7 +95,7 @@ class SimulationSummary:
             table.add_row(name, f"{rows:,}")
         table.add_section()
         table.add_row("total", f"{self.total_rows:,}")
-        table.caption = f"{self.seconds:.1f} s"
+        table.caption = f"written in {self.seconds:.1f} s"
         return table
 
 
@@ -306,7 +308,7 @@ def simulate(
     truth = TruthCollector(config)
     n_blocks = -(-users // config.block_users)
     seeds = np.random.SeedSequence(seed).spawn(n_blocks)
-    log.info("Simulating %d users over %d days (seed %d)", users, days, seed)
+    log.debug("Simulating %d users over %d days (seed %d)", users, days, seed)
 
     writer.open()
     try:
@@ -333,5 +335,5 @@ def simulate(
         rows=dict(writer.rows),
         seconds=time.perf_counter() - began,
     )
-    log.info("Wrote %d simulated rows in %.1f s", summary.total_rows, summary.seconds)
+    log.debug("Wrote %d simulated rows in %.1f s", summary.total_rows, summary.seconds)
     return summary

@@ -129,7 +129,7 @@ class StagedWriter:
             )
             statements.append(f"DROP TABLE {stage}")
         self._run_in_transaction(statements)
-        log.info("Swapped in %d simulated tables", len(self.schemas))
+        log.debug("Swapped in %d simulated tables", len(self.schemas))
 
     def discard(self) -> None:
         """Drop the staging tables (after a failure); never raises."""
