@@ -257,3 +257,15 @@ def test_tune_from_reviewer_decisions_in_the_store() -> None:
     assert data["review_threshold"] == expected.thresholds.review
     assert data["block_threshold"] == expected.thresholds.block
     assert data["n"] == len(labels[0])
+
+
+def test_scan_of_a_missing_folder_is_one_clear_line(tmp_path: Path) -> None:
+    """No model load and no empty progress bar before the error."""
+    missing = tmp_path / "nowhere"
+
+    result = runner.invoke(app, ["images", "scan", str(missing)])
+
+    assert result.exit_code == 2
+    assert "DIR must be an existing folder" in " ".join(result.output.split())
+    assert "Scanning" not in result.output
+    assert "Loaded image model" not in result.output

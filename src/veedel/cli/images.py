@@ -121,6 +121,9 @@ def scan_command(
     """
     from veedel.imagefilter import Scanner, scan_folder
 
+    # Checked before the model loads, so a mistyped folder is one clear line.
+    if not folder.is_dir():
+        raise InputError("DIR", "must be an existing folder", str(folder))
     settings = _settings(batch_size=batch_size)
     surface = surface or settings.default_surface
     scanner = Scanner(
