@@ -391,6 +391,9 @@ def test_demo_step_enriches_every_real_post_and_caps_the_simulator(
     assert "Languages per channel_id" in out
     rows = [line.replace("│", " ").split() for line in out.splitlines()]
     assert ["reddit:de", "1", "unknown", "100%"] in rows
+    # One table row per source: posts enriched, failed (then seconds, rate).
+    assert ["reddit", "3", "0"] in [row[:3] for row in rows]
+    assert ["simulator", "1", "0"] in [row[:3] for row in rows]
 
 
 def test_cli_train_ner_and_eval_ner(tmp_path: Path, germeval_dev: Path) -> None:

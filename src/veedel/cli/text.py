@@ -329,6 +329,27 @@ def _demo_limit(source: str) -> int | None:
     return DEMO_SIMULATED_POSTS if source == SIMULATED_SOURCE else None
 
 
+def _enrichment_table(results: dict[str, Any]) -> Table:
+    """One row per source, so the figures line up instead of wrapping.
+
+    A result's ``n_already`` counts every source's posts, so it is left out of
+    this per-source table.
+    """
+    table = Table(title="Posts enriched in this run", title_justify="left")
+    table.add_column("source")
+    for name in ("posts", "failed", "seconds", "posts/s"):
+        table.add_column(name, justify="right")
+    for source, r in results.items():
+        table.add_row(
+            source,
+            f"{r.n_enriched:,}",
+            f"{r.n_failed:,}",
+            f"{r.seconds:.1f}",
+            f"{r.posts_per_second:.1f}",
+        )
+    return table
+
+
 def demo_step(ctx: DemoContext) -> None:
     """Enrich the demo posts and print the text report's highlights.
 
@@ -359,13 +380,13 @@ def demo_step(ctx: DemoContext) -> None:
                 limit=_demo_limit(source),
                 progress=advance,
             )
-    for source, result in results.items():
-        console.print(f"[bold]{source}[/]: {result.__rich__()}")
+    console.print(_enrichment_table(results))
     if SIMULATED_SOURCE in results:
         console.print(
             "Every real post is enriched; the simulated community is capped at "
             f"{DEMO_SIMULATED_POSTS:,} new posts per demo run (veedel text "
-            "enrich --source simulator enriches the rest)."
+            "enrich --source simulator --limit N enriches N more; without "
+            "--limit, all the rest, which takes many minutes)."
         )
 
     report = build_report(ctx.warehouse, "city", n=5, max_groups=8)
