@@ -123,6 +123,7 @@ def test_stats_on_an_empty_queue() -> None:
 
     assert result.exit_code == 0, result.output
     assert "too_few_pairs" in result.output
+    assert "no decisions yet" in result.output
     assert "nan" not in result.output.lower()
 
 

@@ -236,6 +236,8 @@ def stats_command(as_json: JsonOption = False) -> None:
         reviewers.add_row(
             name, *(str(row[c]) for c in ("decisions", "approve", "reject"))
         )
+    if not stats.reviewers:
+        reviewers.add_row("[dim]no decisions yet: reviewers work /review[/]")
     console.print(reviewers)
 
     kappa = stats.agreement
