@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, cast
 
@@ -214,10 +215,13 @@ def test_cli_list_shows_the_latest_stored_verdict(
     save_result(engine, shipped)
     engine.dispose()
 
-    outcome = CliRunner().invoke(app, ["experiments", "list"])
+    outcome = CliRunner().invoke(app, ["experiments", "list"], env={"COLUMNS": "80"})
     assert outcome.exit_code == 0, outcome.output
     assert "Ship" in outcome.output
     assert "Zz" in outcome.output
+    # At 80 columns nothing is cut and the key stays whole on its line.
+    assert max(len(line) for line in outcome.output.splitlines()) <= 80
+    assert re.search(rf"│ {definition.key}\s", outcome.output), outcome.output
 
 
 @pytest.mark.parametrize("target", ["missing-folder/report.html", "."])

@@ -137,30 +137,44 @@ def list_command(store: StoreOption = None) -> None:
 
     Example: veedel experiments list
     """
+    # Four columns, key, name and owner stacked, so 80 columns cut nothing;
+    # primary metrics and each verdict's sentence follow the table, where
+    # they have the full width.
+    experiments = sorted(_experiments(store).items())
+    widest = max((len(key) for key, _ in experiments), default=10)
     table = Table(title="Experiments", title_justify="left")
-    for name in ("key", "name", "owner", "variants", "dates", "primary", "verdict"):
-        table.add_column(name)
+    table.add_column("experiment", overflow="fold", min_width=min(widest, 30))
+    table.add_column("variants", overflow="fold")
+    table.add_column("dates", no_wrap=True)
+    table.add_column("verdict", overflow="fold")
     verdicts = _latest_verdicts(store)
-    for key, definition in sorted(_experiments(store).items()):
-        variants = ", ".join(
+    for key, definition in experiments:
+        variants = "\n".join(
             f"{v.key} {share:.0%}" for v, share in
             zip(definition.variants, definition.weights.values(), strict=True)
         )  # fmt: skip
+        experiment = Text(key, style="bold")
+        experiment.append(f"\n{definition.name}\n")
+        experiment.append(definition.owner, style="dim")
+        label, _, as_of = verdicts.get(key, ("not analysed yet", "", ""))
         table.add_row(
-            key,
-            Text(definition.name),
-            Text(definition.owner),
+            experiment,
             variants,
-            f"{definition.start.isoformat()} to"
-            f" {definition.end.isoformat() if definition.end else 'open'}",
-            ", ".join(definition.metrics.primary),
-            verdicts.get(key, "not analysed yet"),
+            f"{definition.start.isoformat()}\n"
+            f"to {definition.end.isoformat() if definition.end else 'open'}",
+            Text(label + (f"\nas of {as_of}" if as_of else "")),
         )
     console.print(table)
+    for key, definition in experiments:
+        _, sentence, _ = verdicts.get(key, ("", "not analysed yet", ""))
+        primary = ", ".join(definition.metrics.primary)
+        console.print(
+            Text.assemble((key, "bold"), f" (primary: {primary}): {sentence}")
+        )
 
 
-def _latest_verdicts(store: str | None) -> dict[str, str]:
-    """Each stored experiment's newest verdict, with its label and date."""
+def _latest_verdicts(store: str | None) -> dict[str, tuple[str, str, str]]:
+    """Each stored experiment's newest verdict: label, sentence, as-of date."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from veedel.experiments.store import latest_result, list_results
@@ -171,14 +185,14 @@ def _latest_verdicts(store: str | None) -> dict[str, str]:
         results = [latest_result(engine, key) for key in sorted(keys)]
     except SQLAlchemyError:
         return {}  # no store yet: nothing analysed
-    verdicts = {}
-    for result in results:
-        verdict = result.verdict
-        sentence = verdict.sentence
-        if not sentence.startswith(verdict.label):
-            sentence = f"{verdict.label}: {sentence}"
-        verdicts[result.key] = f"{sentence} (as of {result.as_of})"
-    return verdicts
+    return {
+        result.key: (
+            result.verdict.label,
+            result.verdict.sentence,
+            str(result.as_of),
+        )
+        for result in results
+    }
 
 
 @app.command("show")
