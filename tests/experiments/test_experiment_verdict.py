@@ -259,3 +259,20 @@ def test_primary_all_needs_every_primary_metric_better(
     assert verdict.decision == "keep_running"
     any_rule = decide(tiny_definition, library, overall, HEALTHY, _cells(19, 1000))
     assert any_rule.decision == "ship"
+
+
+@pytest.mark.parametrize(
+    ("decision", "sentence", "explanation"),
+    [
+        ("ship", "Ship: Day-7 retention improved.", "Day-7 retention improved."),
+        ("keep_running", "Keep running: no clear effect yet.", "No clear effect yet."),
+        ("ship", "Day-7 retention improved.", "Day-7 retention improved."),
+    ],
+)
+def test_explanation_drops_the_label_the_page_shows_above_it(
+    decision: str, sentence: str, explanation: str
+) -> None:
+    """Under the label 'Ship' the page reads the reason, not 'Ship: ...' again."""
+    from veedel.experiments.results import Verdict
+
+    assert Verdict(decision, sentence).explanation == explanation  # type: ignore[arg-type]

@@ -76,7 +76,7 @@ def test_demo_summary_row_names_the_metric_behind_the_verdict() -> None:
     key, label, why = summary_row("feed_ranking_v2", verdict)
 
     assert (key, label) == ("feed_ranking_v2", "Ship")
-    assert why.startswith(verdict.sentence)
+    assert why.startswith(verdict.explanation)
     assert SECOND in why
     assert FIRST not in why
 

@@ -76,7 +76,7 @@ def test_sign_in_open_an_experiment_and_read_it(
     page.click("text=Onboarding checklist")
     page.wait_for_url("**/experiments/onboarding_checklist")
     assert page.inner_text(".verdict .vlabel") == result.verdict.label
-    assert page.inner_text(".verdict .vsentence") == result.verdict.sentence
+    assert page.inner_text(".verdict .vsentence") == result.verdict.explanation
 
     rows = page.locator("#section-primary table.metrics tbody tr[data-metric]")
     primary = [m for m in result.metrics if m.role == "primary"]

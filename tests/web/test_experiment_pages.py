@@ -105,7 +105,7 @@ def test_experiment_page_reads_without_javascript(
     assert page.status_code == 200
     text = text_of(page.text)
     assert result.verdict.label in text
-    assert result.verdict.sentence in text
+    assert result.verdict.explanation in text
     for check in result.health:
         assert check.title in text
     for item in result.metrics:

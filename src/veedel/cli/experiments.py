@@ -409,7 +409,7 @@ def summary_row(key: str, verdict: Verdict) -> tuple[str, str, str]:
     The why is the verdict's sentence and the sentence of the metric that
     decided it (the verdict lists that one first).
     """
-    why = verdict.sentence
+    why = verdict.explanation
     if verdict.reasons and verdict.reasons[0] not in why:
         why += "\n" + verdict.reasons[0]
     return key, verdict.label, why

@@ -148,7 +148,7 @@ def render_html(result: ExperimentResult) -> str:
  on {escape(result.warehouse)}</p>
 <p><em>Hypothesis:</em> {escape(str(definition.get("hypothesis", "")))}</p>
 <div class="verdict {verdict.decision}"><h2>{escape(verdict.label)}</h2>
-<p>{escape(verdict.sentence)}</p><ul>{reasons}</ul>
+<p>{escape(verdict.explanation)}</p><ul>{reasons}</ul>
 {todo if verdict.what_to_do else ""}</div>
 <h2>Health checks</h2>
 <table><tr><th>check</th><th>status</th><th>finding</th><th>what to do</th></tr>

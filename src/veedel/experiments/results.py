@@ -167,6 +167,16 @@ class Verdict(_Plain):
         """The decision as people read it ("Ship", "Keep running", ...)."""
         return DECISION_LABELS[self.decision]
 
+    @property
+    def explanation(self) -> str:
+        """The sentence without its leading label, for a place that shows the
+        label already ("Ship" over "Day-7 retention improved ...")."""
+        prefix = f"{self.label}: "
+        if not self.sentence.startswith(prefix):
+            return self.sentence
+        rest = self.sentence[len(prefix) :]
+        return rest[:1].upper() + rest[1:]
+
     def to_dict(self) -> dict[str, Any]:
         """The verdict as JSON-ready values, with its label."""
         return {**super().to_dict(), "label": self.label}
@@ -265,7 +275,7 @@ class ExperimentResult(_Plain):
             "broken": "bold red",
             "unhealthy": "bold magenta",
         }[self.verdict.decision]
-        lines = [Text(self.verdict.label, style=style), Text(self.verdict.sentence)]
+        lines = [Text(self.verdict.label, style=style), Text(self.verdict.explanation)]
         lines += [Text(f"• {reason}") for reason in self.verdict.reasons]
         if self.verdict.what_to_do:
             lines.append(Text(f"What to do: {self.verdict.what_to_do}", style="italic"))
