@@ -229,20 +229,9 @@ def test_form_keeps_a_multi_line_hypothesis(
     client: TestClient, app: FastAPI, editor: str
 ) -> None:
     """A textarea's CR LF line breaks are accepted and stored as LF."""
-    form = {
-        "csrf_token": editor,
-        "key": "hostile_probe",
-        "name": "Probe <b>bold</b>",
-        "hypothesis": "First line.\r\nSecond line.",
-        "owner": "ed",
-        "start": "2026-03-01",
-        "variant_key_0": "control",
-        "variant_weight_0": "0.5",
-        "variant_key_1": "treatment",
-        "variant_weight_1": "0.5",
-        "control": "0",
-        "primary": "posting_rate",
-    }
+    form = _form(
+        editor, name="Probe <b>bold</b>", hypothesis="First line.\r\nSecond line."
+    )
     answer = client.post("/experiments/new", data=form, follow_redirects=False)
     assert answer.status_code == 303, answer.text
     stored = {d.key: d for d in list_definitions(app.state.store)}["hostile_probe"]

@@ -59,17 +59,17 @@ def as_float_array(name: str, value: Any) -> FloatArray:
     return array
 
 
-def broadcast_values(**named: Any) -> list[FloatArray]:
-    """Float arrays of one shape from unit-level inputs, or an InputError
-    naming each input's shape (``numerators`` (3,) beside ``denominators`` (2,))."""
+def broadcast_values(field: str | None = None, /, **named: Any) -> list[FloatArray]:
+    """Float arrays of one shape from ``named`` inputs, or an InputError naming
+    ``field`` (default: the inputs' names) and each input's shape."""
     arrays = [as_float_array(name, value) for name, value in named.items()]
     try:
         return list(np.broadcast_arrays(*arrays))
     except ValueError:
         shapes = {name: a.shape for name, a in zip(named, arrays, strict=True)}
         raise InputError(
-            ", ".join(named),
-            "must hold one value per unit each (shapes that broadcast)",
+            field or ", ".join(named),
+            "must have shapes that broadcast to one shape",
             shapes,
         ) from None
 
@@ -90,16 +90,8 @@ def check_arms(control: Any, treatment: Any) -> None:
 def _broadcast_fields(obj: Any) -> None:
     """Convert every field of a frozen container to float arrays of one shape."""
     names = [field.name for field in fields(obj)]
-    arrays = [as_float_array(name, getattr(obj, name)) for name in names]
-    try:
-        arrays = list(np.broadcast_arrays(*arrays))
-    except ValueError as error:
-        shapes = {name: array.shape for name, array in zip(names, arrays, strict=True)}
-        raise InputError(
-            f"{type(obj).__name__} fields",
-            "must have shapes that broadcast to one shape",
-            shapes,
-        ) from error
+    values = {name: getattr(obj, name) for name in names}
+    arrays = broadcast_values(f"{type(obj).__name__} fields", **values)
     for name, array in zip(names, arrays, strict=True):
         object.__setattr__(obj, name, np.array(array, dtype=np.float64))
 
