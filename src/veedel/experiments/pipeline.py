@@ -459,13 +459,16 @@ def compute_cells(
     library: MetricLibrary,
     as_of: dt.date,
     units: Any = None,
+    *,
+    subject: str | None = None,
 ) -> Cells:
     """Run the pipeline and return the cells of sufficient statistics.
 
     The units and the per-user values are materialised once as temporary
     tables; then one group-by computes the cells of every metric, and metrics
     capped at a percentile and quantile metrics add one small histogram query
-    each over the per-user values.
+    each over the per-user values. ``subject`` names what the cells are for in
+    the log line (default: the experiment's sufficient statistics).
     """
     keys = definition.metrics.all_keys
     metrics = {key: library[key] for key in keys}
@@ -478,7 +481,8 @@ def compute_cells(
     units = units.cache()
     table = per_user_table(con, definition, metrics, as_of, units).cache()
     try:
-        return _cells_from_table(definition, metrics, keys, look_day, table)
+        subject = subject or f"sufficient statistics of {definition.key}"
+        return _cells_from_table(definition, metrics, keys, look_day, table, subject)
     finally:
         table.release()
         units.release()
@@ -490,6 +494,7 @@ def _cells_from_table(
     keys: tuple[str, ...],
     look_day: int,
     table: Any,
+    subject: str,
 ) -> Cells:
     caps: dict[str, tuple[float | None, float | None]] = {}
     for key, metric in metrics.items():
@@ -508,7 +513,7 @@ def _cells_from_table(
     grouped = table.group_by(["variant", "exposure_day", *slice_columns]).aggregate(
         **aggregates
     )
-    log.info("Computing sufficient statistics of %s in the warehouse", definition.key)
+    log.info("Computing the %s in the warehouse", subject)
     frame = grouped.to_pandas()
     frame["exposure_day"] = frame["exposure_day"].astype("int64")
     sort_columns = ["variant", "exposure_day", *slice_columns]

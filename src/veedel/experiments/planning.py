@@ -165,7 +165,15 @@ def plan_from_history(
     start = as_of - dt.timedelta(days=lookback_days - 1)
     definition = _history_definition(start, metric)
     cells = compute_cells(
-        con, definition, library, as_of, units=_history_units(con, start, as_of)
+        con,
+        definition,
+        library,
+        as_of,
+        units=_history_units(con, start, as_of),
+        subject=(
+            f"baseline and daily traffic of {metric} over the {lookback_days} days"
+            f" to {as_of} (the plan's history)"
+        ),
     )
 
     frame = cells.frame
