@@ -91,3 +91,26 @@ def test_demo_help_shows_the_default_data_folder() -> None:
     result = runner.invoke(app, ["demo", "--help"], env={"COLUMNS": "200"})
 
     assert "Folder for the warehouse and the store [veedel-data]." in result.output
+
+
+def test_error_text_in_brackets_is_printed_as_written(tmp_path: Path) -> None:
+    """Brackets in an error (a pattern, a user's value) are not read as markup.
+
+    A value like ``[/oops]`` once crashed the error printer with a MarkupError
+    traceback, and the key pattern ``^[a-z][a-z0-9_]*$`` printed as ``^*$``.
+    """
+    metrics = tmp_path / "veedel-data" / "metrics"
+    metrics.mkdir(parents=True)
+    broken = metrics / "broken.yaml"
+    base = "numerator: {source: events, aggregate: count}\n"
+    command = ["experiments", "show", "feed_ranking_v2"]
+
+    broken.write_text('name: X\nkind: "[/oops]"\n' + base, encoding="utf-8")
+    closing_tag = runner.invoke(app, command, env={"COLUMNS": "300"})
+    broken.write_text("name: X\nkey: ünï\nkind: mean\n" + base, encoding="utf-8")
+    pattern = runner.invoke(app, command, env={"COLUMNS": "300"})
+
+    assert closing_tag.exit_code == pattern.exit_code == 2
+    assert "got '[/oops]'" in closing_tag.output
+    assert "Traceback" not in closing_tag.output
+    assert "'^[a-z][a-z0-9_]*$'" in pattern.output

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.rule import Rule
 from sqlalchemy import Engine
 
@@ -145,7 +146,9 @@ def _run_steps(ctx: DemoContext) -> list[str]:
             step(ctx)
         except Exception as exc:  # one failing product must not stop the others
             log.debug("Demo step %r failed", title, exc_info=True)
-            console.print(f"[bold red]Failed:[/] {type(exc).__name__}: {exc}")
+            console.print(
+                f"[bold red]Failed:[/] {type(exc).__name__}: {escape(str(exc))}"
+            )
             failed.append(title)
             continue
         console.print(f"[dim]done in {time.perf_counter() - started:.1f} s[/]")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -202,7 +203,8 @@ def classify_command(
         return
     colour = {"allow": "green", "review": "yellow", "block": "red"}[data["action"]]
     console.print(
-        f"{file}: score [bold]{score:.4f}[/] → [bold {colour}]{data['action']}[/] "
+        f"{escape(str(file))}: score [bold]{score:.4f}[/] → "
+        f"[bold {colour}]{data['action']}[/] "
         f"on {data['surface']} (review ≥ {data['review_threshold']}, "
         f"block ≥ {data['block_threshold']}; {data['model_version']})"
     )
@@ -413,7 +415,7 @@ def evaluate_command(
     for code in result.reasons:
         console.print(f"[dim]{code}: {result.to_dict()['reasons'][code]}[/]")
     for path, code in result.errors:
-        console.print(f"[yellow]skipped {path}: {code}[/]")
+        console.print(f"[yellow]skipped {escape(str(path))}: {code}[/]")
 
 
 def demo_step(ctx: DemoContext) -> None:

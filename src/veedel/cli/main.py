@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from veedel import __version__
@@ -37,7 +38,7 @@ class _VeedelGroup(TyperGroup):
             return super().invoke(ctx)
         except VeedelError as exc:
             err_console.print(
-                f"[bold red]Error:[/] {exc}", markup=True, highlight=False
+                f"[bold red]Error:[/] {escape(str(exc))}", markup=True, highlight=False
             )
             raise typer.Exit(2) from None
 

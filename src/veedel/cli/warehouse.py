@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from veedel.cli.console import console, err_console
 from veedel.errors import DataError, NotFoundError, VeedelError
@@ -124,7 +125,7 @@ def _open_or_exit(url: str | None) -> Any:
     try:
         return open_warehouse(url)
     except VeedelError as exc:
-        err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
 
 
