@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -42,6 +43,22 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
     monkeypatch.setenv("VEEDEL_DATA_DIR", str(tmp_path / "veedel-data"))
     monkeypatch.setenv("VEEDEL_CONFIG", str(tmp_path / "veedel.toml"))
+
+
+@pytest.fixture
+def veedel_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """``caplog`` that sees veedel's INFO records even after a CLI command ran
+    (the CLI's logging set-up stops them from reaching the root logger)."""
+    root = logging.getLogger("veedel")
+    level, propagate = root.level, root.propagate
+    # The handler on veedel's logger, and no propagation: each record once.
+    root.addHandler(caplog.handler)
+    root.setLevel(logging.INFO)
+    root.propagate = False
+    yield caplog
+    root.removeHandler(caplog.handler)
+    root.setLevel(level)
+    root.propagate = propagate
 
 
 @pytest.fixture

@@ -163,12 +163,11 @@ def test_plan_traffic_ignores_lookback_days_without_data(tiny_duckdb: Any) -> No
 
 
 def test_plan_log_line_names_the_history_it_reads(
-    tiny_duckdb: Any, caplog: pytest.LogCaptureFixture
+    tiny_duckdb: Any, veedel_log: pytest.LogCaptureFixture
 ) -> None:
     """The plan's log line says it reads the metric's history, not 'of plan'."""
-    with caplog.at_level("INFO", logger="veedel.experiments.pipeline"):
-        plan_from_history(tiny_duckdb, "sessions_per_user", 0.5, lookback_days=60)
-    lines = [r.getMessage() for r in caplog.records]
+    plan_from_history(tiny_duckdb, "sessions_per_user", 0.5, lookback_days=60)
+    lines = [r.getMessage() for r in veedel_log.records if r.name.endswith(".pipeline")]
     assert len(lines) == 1
     assert lines[0].startswith(
         "Computing the baseline and daily traffic of sessions_per_user over the"
