@@ -207,8 +207,11 @@ def test_only_admins_list_users(client: TestClient, name: str, status: int) -> N
     assert client.get("/api/v1/users").status_code == status
 
 
-def test_api_token_works_without_cookie_or_csrf(client: TestClient) -> None:
-    """A bearer token authenticates the JSON API, POSTs included."""
+def test_api_token_works_without_cookie_or_csrf(
+    client: TestClient, veedel_log: pytest.LogCaptureFixture
+) -> None:
+    """A bearer token authenticates the JSON API, POSTs included; the server log
+    says once which admin added which user."""
     token = create_token(client.app.state.store, "ada")  # type: ignore[attr-defined]
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/me", headers=headers).json()["username"] == "ada"
@@ -218,6 +221,8 @@ def test_api_token_works_without_cookie_or_csrf(client: TestClient) -> None:
         headers=headers,
     )
     assert created.status_code == 201
+    added = [r.getMessage() for r in veedel_log.records if "new" in r.getMessage()]
+    assert added == ["ada added user new with role viewer"]
     assert (
         client.get(
             "/api/v1/me", headers={"Authorization": "Bearer vdl_wrong"}

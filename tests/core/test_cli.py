@@ -46,6 +46,17 @@ def test_users_add_and_list() -> None:
     assert "maria" in listed.output and "editor" in listed.output
 
 
+def test_users_commands_say_each_change_once() -> None:
+    """add, disable and enable print one line each: no INFO log line repeats it."""
+    added = runner.invoke(app, ["users", "add", "ana", "--password", "pass-word"])
+    disabled = runner.invoke(app, ["users", "disable", "ana"])
+    enabled = runner.invoke(app, ["users", "enable", "ana"])
+
+    assert added.output.splitlines() == ["Added ana with role viewer."]
+    assert disabled.output.splitlines() == ["Disabled ana."]
+    assert enabled.output.splitlines() == ["Enabled ana."]
+
+
 def test_verbose_shows_debug_lines_and_log_level_hides_info(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -109,6 +109,8 @@ def test_cli_report_shows_the_language_mix_per_channel(features_url: str) -> Non
         cli_app, ["text", "report", "-w", features_url, "--by", "channel_id"]
     )
     assert result.exit_code == 0, result.output
+    # One line per fact: the report says its post count, no log line repeats it.
+    assert "built text report" not in result.output
     rows = [line.replace("│", " ").split() for line in result.output.splitlines()]
     assert ["reddit:berlin", "3", "de", "67%,", "en", "33%"] in rows
     assert ["reddit:london", "2", "en", "50%,", "unknown", "50%"] in rows

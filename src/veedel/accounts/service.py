@@ -68,7 +68,8 @@ def add_user(engine: Engine, username: str, password: str, role: str) -> User:
             )
         user = User(username=username, password_hash=_hasher.hash(password), role=role)
         session.add(user)
-    log.info("Added user %s with role %s", username, role)
+    # DEBUG: the caller says it (the CLI to the person, the API with the admin).
+    log.debug("Added user %s with role %s", username, role)
     return user
 
 
@@ -93,7 +94,7 @@ def set_active(engine: Engine, username: str, active: bool) -> None:
         if user is None:
             raise NotFoundError(f"No user named {username!r}.")
         user.active = active
-    log.info("%s user %s", "Enabled" if active else "Disabled", username)
+    log.debug("%s user %s", "Enabled" if active else "Disabled", username)
 
 
 def list_users(engine: Engine) -> list[User]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -12,6 +13,8 @@ from veedel.api.security import CurrentUser, current_user, require_role
 from veedel.errors import InputError
 
 __all__ = ["router"]
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -68,8 +71,12 @@ def users(request: Request) -> list[UserOut]:
     ]
 
 
-@router.post("/users", status_code=201, dependencies=[Depends(require_role("admin"))])
-def new_user(body: UserIn, request: Request) -> UserOut:
+@router.post("/users", status_code=201)
+def new_user(
+    body: UserIn,
+    request: Request,
+    admin: Annotated[CurrentUser, Depends(require_role("admin"))],
+) -> UserOut:
     """Create an account (admins only); a taken or malformed name is a 422."""
     try:
         user = add_user(
@@ -86,4 +93,5 @@ def new_user(body: UserIn, request: Request) -> UserOut:
                 "message": str(exc),
             },
         ) from None
+    log.info("%s added user %s with role %s", admin.username, user.username, user.role)
     return UserOut(username=user.username, role=user.role)

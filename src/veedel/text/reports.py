@@ -387,7 +387,8 @@ def build_report(
         "Entities are typed (PER, LOC, ORG, OTH) for German; English entities "
         "are untyped proper nouns (PROPN); other languages have none."
     )
-    logger.info("built text report over %d posts", n_posts)
+    # DEBUG: the report prints its own post count where it is shown.
+    logger.debug("built text report over %d posts", n_posts)
     return TextReport(
         n_posts=n_posts,
         by=by,
