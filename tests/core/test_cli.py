@@ -125,3 +125,25 @@ def test_error_text_in_brackets_is_printed_as_written(tmp_path: Path) -> None:
     assert "got '[/oops]'" in closing_tag.output
     assert "Traceback" not in closing_tag.output
     assert "'^[a-z][a-z0-9_]*$'" in pattern.output
+
+
+@pytest.mark.parametrize(
+    "command", [["--help"], ["experiments", "analyze", "--help"], ["demo", "--help"]]
+)
+def test_help_shows_no_type_for_flags(command: list[str]) -> None:
+    """A flag takes no value: --help, --version, --save/--no-save have no <bool>,
+    while an option with a value keeps its type."""
+    result = runner.invoke(app, command, env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    assert "<bool>" not in result.output
+    help_line = next(line for line in result.output.splitlines() if "--help" in line)
+    assert help_line.split() == [
+        "│",
+        "--help",
+        "Show",
+        "this",
+        "message",
+        "and",
+        "exit.",
+        "│",
+    ]

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from veedel import __version__
 from veedel.cli import (
@@ -41,6 +41,20 @@ class _VeedelGroup(TyperGroup):
                 f"[bold red]Error:[/] {escape(str(exc))}", markup=True, highlight=False
             )
             raise typer.Exit(2) from None
+
+
+_option_type = TyperOption.display_type_rich
+
+
+def _flag_free_type(self: TyperOption, ctx: Any) -> str | None:
+    """The type column of an option's help; empty for a flag, which takes no value
+    (Typer writes ``<bool>`` next to ``--save/--no-save`` and ``--help``)."""
+    if self.is_flag:
+        return None
+    return _option_type(self, ctx)
+
+
+TyperOption.display_type_rich = _flag_free_type  # type: ignore[method-assign]
 
 
 app = typer.Typer(
