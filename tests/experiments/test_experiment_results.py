@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,42 @@ def test_csv_defuses_text_a_spreadsheet_would_run(result: ExperimentResult) -> N
     lowers = [row["absolute_ci_lower"] for row in rows if row["absolute_ci_lower"]]
     assert any(value.startswith("-") for value in lowers)
     assert [float(value) for value in lowers]
+
+
+def test_terminal_metric_table_fits_80_columns(result: ExperimentResult) -> None:
+    """At 80 columns no field of the metric table is cut: each metric's name
+    over its role and variant, control over treatment, change over interval,
+    outcome over p-value, all whole."""
+    from rich.console import Console
+
+    console = Console(width=80, record=True, color_system=None, file=io.StringIO())
+    console.print(result)
+    text = console.export_text()
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    lines = text.splitlines()
+    title = next(i for i, line in enumerate(lines) if line.strip() == "Metrics")
+    rows = [
+        [cell.strip() for cell in line.split("│")[1:-1]]
+        for line in lines[title:]
+        if line.startswith("│")
+    ]
+    assert len(rows) == 2 * len(result.metrics)
+    for item, top, bottom in zip(result.metrics, rows[::2], rows[1::2], strict=True):
+        assert item.relative_effect is not None and item.p_value is not None
+        assert item.relative_ci_lower is not None and item.relative_ci_upper is not None
+        assert top == [
+            item.name,
+            f"{item.control_value:.4g}",
+            f"{item.relative_effect:+.2%}",
+            item.outcome,
+        ]
+        assert bottom == [
+            f"{item.role} · {item.variant}",
+            f"{item.treatment_value:.4g}",
+            f"{item.relative_ci_lower:+.2%} to {item.relative_ci_upper:+.2%}",
+            f"p = {item.p_value:.3g}" if item.p_value >= 1e-4 else "p < 0.0001",
+        ]
 
 
 def test_html_report_is_self_contained(result: ExperimentResult) -> None:

@@ -298,32 +298,33 @@ class ExperimentResult(_Plain):
         return table
 
     def _metric_table(self) -> Table:
+        # Four columns of stacked fields, so 80 columns cut nothing: the metric
+        # over its role and variant, control over treatment, the change over
+        # its interval, the outcome over its p-value.
         table = Table(title="Metrics", title_justify="left")
-        for name in ("metric", "role", "variant", "control", "treatment", "change"):
-            table.add_column(name, justify="left" if name == "metric" else "right")
-        table.add_column("interval", justify="right")
-        table.add_column("p", justify="right")
-        table.add_column("outcome")
+        table.add_column("metric")
+        table.add_column("control\ntreatment", justify="right", no_wrap=True)
+        table.add_column("change\ninterval", justify="right")
+        table.add_column("outcome\np-value")
         colours = {"better": "green", "worse": "red"}
         for item in self.metrics:
+            metric = Text(item.name, style="bold")
+            metric.append(f"\n{item.role} · {item.variant}", style="dim")
+            outcome = Text(item.outcome, style=colours.get(item.outcome, ""))
+            outcome.append(f"\n{_p_value(item.p_value)}")
             table.add_row(
-                Text(item.name),
-                item.role,
-                Text(item.variant),
-                _number(item.control_value),
-                _number(item.treatment_value),
-                _change(item),
-                _interval(item),
-                _p_value(item.p_value),
-                Text(item.outcome, style=colours.get(item.outcome, "")),
+                metric,
+                f"{_number(item.control_value)}\n{_number(item.treatment_value)}",
+                f"{_change(item)}\n{_interval(item)}",
+                outcome,
             )
         return table
 
 
 def _p_value(value: float | None) -> str:
     if value is None:
-        return "—"
-    return "<0.0001" if value < 1e-4 else f"{value:.3g}"
+        return "p —"
+    return "p < 0.0001" if value < 1e-4 else f"p = {value:.3g}"
 
 
 def _number(value: float | None) -> str:
