@@ -147,3 +147,27 @@ def test_help_shows_no_type_for_flags(command: list[str]) -> None:
         "exit.",
         "│",
     ]
+
+
+def test_colon_delimited_ids_are_not_turned_into_emoji() -> None:
+    """A Stack Exchange id like ``se:coffee:post:1`` prints as written.
+
+    Rich replaces ``:coffee:`` with an emoji by default, which changed channel
+    ids in report tables and ``root:x:0`` in an error quoting a header.
+    """
+    from rich.table import Table
+
+    from veedel.cli.console import console, err_console
+
+    table = Table()
+    table.add_column("channel_id")
+    table.add_row("se:coffee:brewing")
+    with console.capture() as captured:
+        console.print("se:coffee:post:1 root:x:0:0")
+        console.print(table)
+    with err_console.capture() as captured_err:
+        err_console.print("header has: root:x:0:0")
+
+    assert "se:coffee:post:1 root:x:0:0" in captured.get()
+    assert "se:coffee:brewing" in captured.get()
+    assert "root:x:0:0" in captured_err.get()

@@ -6,5 +6,7 @@ from rich.console import Console
 
 __all__ = ["console", "err_console"]
 
-console = Console()
-err_console = Console(stderr=True)
+# Ids such as se:coffee:post:1 hold colon-delimited words; Rich would turn
+# ":coffee:" into an emoji in every table cell and message.
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
