@@ -48,17 +48,22 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def veedel_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
     """``caplog`` that sees veedel's INFO records even after a CLI command ran
-    (the CLI's logging set-up stops them from reaching the root logger)."""
+    (the CLI's logging set-up stops them from reaching the root logger, and
+    JSON output disables INFO)."""
     root = logging.getLogger("veedel")
     level, propagate = root.level, root.propagate
+    disabled = logging.root.manager.disable
     # The handler on veedel's logger, and no propagation: each record once.
+    # A CLI command with JSON output disables INFO for the whole process.
     root.addHandler(caplog.handler)
     root.setLevel(logging.INFO)
     root.propagate = False
+    logging.disable(logging.NOTSET)
     yield caplog
     root.removeHandler(caplog.handler)
     root.setLevel(level)
     root.propagate = propagate
+    logging.disable(disabled)
 
 
 @pytest.fixture
