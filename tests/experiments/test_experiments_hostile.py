@@ -126,6 +126,61 @@ def test_experiment_metric_listed_twice_is_refused() -> None:
         load_experiment_text(text)
 
 
+_BOOLEAN_RULE = "must be true or false (a boolean, not text or a number)"
+_NUMBER_RULE = "must be a number, not true or false"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "control: true",
+            'control: "yes"',
+            f"variants.0.control {_BOOLEAN_RULE}; got 'yes'",
+        ),
+        ("control: true", "control: 1", f"variants.0.control {_BOOLEAN_RULE}; got 1"),
+        (
+            "start: 2025-01-06",
+            "start: 2025-01-06\nanalysis: {sequential: 'false'}",
+            f"analysis.sequential {_BOOLEAN_RULE}; got 'false'",
+        ),
+        (
+            "start: 2025-01-06",
+            "start: 2025-01-06\nanalysis: {cuped: {enabled: 'on'}}",
+            f"analysis.cuped.enabled {_BOOLEAN_RULE}; got 'on'",
+        ),
+        (
+            "{key: b}",
+            "{key: b, weight: true}",
+            f"variants.1.weight {_NUMBER_RULE}; got True",
+        ),
+    ],
+)
+def test_experiment_booleans_are_strict(old: str, new: str, message: str) -> None:
+    """A boolean field takes only true or false, a number field no boolean; the
+    error names the field, the rule and the value (pydantic alone read the text
+    'yes' as true and true as the weight 1)."""
+    text = _EXPERIMENT.format(key="b", metrics="primary: [posts_per_user]")
+    assert old in text
+    with pytest.raises(ConfigError) as caught:
+        load_experiment_text(text.replace(old, new, 1))
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("window: {start_day: true}", f"window.start_day {_NUMBER_RULE}; got True"),
+        ("minimum_sample_size: false", f"minimum_sample_size {_NUMBER_RULE}"),
+    ],
+)
+def test_metric_numbers_refuse_booleans(extra: str, message: str) -> None:
+    """A metric's number fields take no true or false (it read as 1 or 0)."""
+    with pytest.raises(ConfigError) as caught:
+        load_metric_text(f"{_MEAN}numerator: {{source: events}}\n{extra}", key="x")
+    assert message in str(caught.value)
+
+
 def test_two_experiment_files_with_one_key_are_refused(tmp_path: Path) -> None:
     """Two files of the same key are an error even next to the shipped examples.
 

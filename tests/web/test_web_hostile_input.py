@@ -73,6 +73,29 @@ def test_create_refuses_a_nan_weight_by_name(
     assert "hostile_probe" not in _stored(app)
 
 
+def test_create_refuses_a_text_where_a_boolean_belongs(
+    client: TestClient, app: FastAPI, editor: str
+) -> None:
+    """ "control": "yes" is refused by name, as in a definition file; before, the
+    text was read as true and stored."""
+    variants = [
+        {"key": "control", "weight": 0.5, "control": "yes"},
+        {"key": "treatment", "weight": 0.5},
+    ]
+    answer = _post_raw(
+        client,
+        "/api/v1/experiments",
+        json.dumps(_experiment(variants=variants)),
+        editor,
+    )
+    assert answer.status_code == 422
+    detail = answer.json()["detail"]
+    assert detail[0]["loc"] == ["body", "variants", 0, "control"]
+    assert "must be true or false" in detail[0]["msg"]
+    assert detail[0]["input"] == "yes"
+    assert "hostile_probe" not in _stored(app)
+
+
 def test_a_huge_field_is_not_echoed_back(
     client: TestClient, app: FastAPI, editor: str
 ) -> None:

@@ -15,9 +15,17 @@ import math
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from veedel.errors import InputError
+from veedel.experiments.definition_model import check_boolean_kind
 from veedel.experiments.definitions import ExperimentDefinition
 from veedel.experiments.metrics import MetricLibrary
 
@@ -61,6 +69,14 @@ class _Input(BaseModel):
     model_config = ConfigDict(
         extra="forbid", str_strip_whitespace=True, allow_inf_nan=False
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _booleans_only_where_boolean(cls, value: Any, info: ValidationInfo) -> Any:
+        # "control": "yes" is refused, as in a definition file.
+        if info.field_name is None:
+            return value
+        return check_boolean_kind(cls.model_fields[info.field_name].annotation, value)
 
 
 class VariantIn(_Input):

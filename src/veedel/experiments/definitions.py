@@ -35,9 +35,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from veedel.errors import ConfigError, NotFoundError
+from veedel.experiments.definition_model import DefinitionModel
 from veedel.experiments.metrics import (
     MetricLibrary,
     parse_definition_yaml,
@@ -70,8 +71,7 @@ SLICE_COLUMNS: tuple[str, ...] = tuple(
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = DefinitionModel
 
 
 class Variant(_Strict):
@@ -260,7 +260,7 @@ def _config_error(exc: ValidationError, where: str) -> ConfigError:
     message = str(first["msg"]).removeprefix("Value error, ")
     return ConfigError(
         field,
-        f"must be valid ({message})",
+        message if message.startswith("must ") else f"must be valid ({message})",
         shown(first.get("input")),
         where=where,
         fix="Correct the experiment file; docs/experiments.md lists every field.",

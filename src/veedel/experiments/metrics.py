@@ -40,9 +40,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from veedel.errors import ConfigError, NotFoundError
+from veedel.experiments.definition_model import DefinitionModel
 from veedel.warehouse.schema import TABLES
 
 __all__ = [
@@ -121,8 +122,7 @@ SOURCES: dict[str, Source] = {
 }
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = DefinitionModel
 
 
 class Condition(_Strict):
@@ -332,7 +332,7 @@ def _config_error(exc: ValidationError, where: str) -> ConfigError:
     message = str(first["msg"]).removeprefix("Value error, ")
     return ConfigError(
         field,
-        f"must be valid ({message})",
+        message if message.startswith("must ") else f"must be valid ({message})",
         shown(first.get("input")),
         where=where,
         fix="Correct the metric file; docs/experiments.md lists every field.",
