@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from typing import Any, cast
@@ -152,6 +153,41 @@ def test_cli_analyze_on_an_empty_warehouse_is_a_message(
     assert outcome.exit_code == 2, outcome.output
     assert "Traceback" not in outcome.output
     assert "warehouse" in outcome.output
+
+
+def test_plan_on_a_warehouse_without_the_metric_tables_names_them() -> None:
+    """Only Reddit posts loaded: a DataError naming events, not TableNotFound."""
+    import pyarrow as pa
+
+    from veedel.experiments.planning import plan_from_history
+    from veedel.warehouse import connect
+    from veedel.warehouse.load import load
+
+    con = connect("duckdb://")
+    posts = pa.table(
+        {"post_id": ["reddit:a1"], "created_at": [dt.datetime(2025, 1, 1)]}
+    )
+    load(con, [("posts", posts)])
+
+    with pytest.raises(DataError, match="missing events") as caught:
+        plan_from_history(con, "posts_per_user", 0.05)
+    assert "posts" not in str(caught.value).split("missing")[1]
+
+
+def test_cli_plan_on_an_empty_warehouse_is_a_message(empty_warehouse: Path) -> None:
+    """`plan` before any data: exit code 2 and a sentence, never a traceback."""
+    from typer.testing import CliRunner
+
+    from veedel.cli.main import app
+
+    outcome = CliRunner().invoke(
+        app,
+        ["experiments", "plan", "-m", "day7_retention", "--mde", "0.02"],
+        env={"COLUMNS": "200"},
+    )
+    assert outcome.exit_code == 2, outcome.output
+    assert "Traceback" not in outcome.output
+    assert "missing events" in outcome.output
 
 
 @pytest.mark.parametrize(

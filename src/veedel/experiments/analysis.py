@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 import logging
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -58,8 +59,16 @@ def _check_tables(
     con: Any, definition: ExperimentDefinition, library: MetricLibrary
 ) -> None:
     """Raise a DataError naming the tables the analysis reads that are missing."""
-    needed = {"events", "users", definition.assignment.source}
-    for key in definition.metrics.all_keys:
+    base = {"events", "users", definition.assignment.source}
+    require_tables(con, library, definition.metrics.all_keys, base)
+
+
+def require_tables(
+    con: Any, library: MetricLibrary, keys: Iterable[str], tables: Iterable[str]
+) -> None:
+    """Raise a DataError naming the missing ``tables`` and tables the metrics read."""
+    needed = set(tables)
+    for key in keys:
         for aggregation in library[key].aggregations:
             source = SOURCES[aggregation.source]
             needed.add(source.table)

@@ -19,6 +19,7 @@ import numpy as np
 
 from veedel.errors import InputError
 from veedel.experiments import stats
+from veedel.experiments.analysis import require_tables
 from veedel.experiments.definitions import ExperimentDefinition
 from veedel.experiments.metrics import MetricLibrary, load_metrics
 from veedel.experiments.pipeline import compute_cells, maturity_offset
@@ -157,6 +158,7 @@ def plan_from_history(
     _check_inputs(mde, relative, alpha, power, weights, lookback_days)
     library = library or load_metrics()
     definition_metric = library[metric]
+    require_tables(con, library, [metric], ["events"])
     if as_of is None:
         last = con.table("events").timestamp.max().to_pandas()
         if last is None:
