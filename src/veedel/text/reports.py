@@ -245,7 +245,20 @@ class TextReport:
             "width": 640,
             "height": 260,
             "encoding": {
-                "x": {"field": "week", "type": "ordinal", "title": "week"},
+                # A time axis, one week-wide bar a week: Vega thins the
+                # labels to fit (one ordinal label a week overlapped past ~40
+                # weeks), and weeks without posts stay gaps.
+                "x": {
+                    "field": "week",
+                    "type": "temporal",
+                    "timeUnit": "yearweek",
+                    "title": "week",
+                    "axis": {
+                        "format": "%-d %b %Y",
+                        "labelOverlap": True,
+                        "labelSeparation": 8,
+                    },
+                },
                 "y": {
                     "field": "n",
                     "type": "quantitative",
