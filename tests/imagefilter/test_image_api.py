@@ -182,6 +182,22 @@ def test_review_rules(app: FastAPI, client: TestClient) -> None:
     )
 
 
+def test_item_ids_beyond_64_bits_are_refused(app: FastAPI, client: TestClient) -> None:
+    """An item id past 2**63 - 1 is a 422 naming item_id, not a store overflow 500."""
+    ed, ada = _bearer(app, "ed"), _bearer(app, "ada")
+    huge = 2**63
+
+    decided = client.post(
+        f"/api/v1/review/{huge}/decision", headers=ed, json={"verdict": "approve"}
+    )
+    image = client.get(f"/api/v1/review/{huge}/image", headers=ada)
+    largest = client.get(f"/api/v1/review/{huge - 1}/image", headers=ada)
+
+    assert decided.status_code == image.status_code == 422
+    assert decided.json()["detail"][0]["loc"] == ["path", "item_id"]
+    assert largest.status_code == 404
+
+
 def test_session_decisions_need_the_csrf_token(
     app: FastAPI, client: TestClient
 ) -> None:

@@ -24,6 +24,7 @@ from fastapi import (
     APIRouter,
     Depends,
     HTTPException,
+    Path,
     Request,
     Response,
 )
@@ -98,6 +99,8 @@ def _image_filter(request: Request) -> _ImageFilter:
 Filter = Annotated[_ImageFilter, Depends(_image_filter)]
 Reviewer = Annotated[CurrentUser, Depends(require_role("editor"))]
 Viewer = Annotated[CurrentUser, Depends(require_role("viewer"))]
+# Queue ids are 64-bit store keys; a larger number is a 422, not a store overflow.
+ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class ClassifyOut(BaseModel):
@@ -298,7 +301,7 @@ def review_next(image_filter: Filter, user: Reviewer) -> Any:
 
 @router.post("/review/{item_id}/decision", response_model=DecisionOut)
 def review_decision(
-    item_id: int, body: DecisionIn, image_filter: Filter, user: Reviewer
+    item_id: ItemId, body: DecisionIn, image_filter: Filter, user: Reviewer
 ) -> Any:
     """Approve or reject an item the signed-in reviewer holds."""
     try:
@@ -319,7 +322,7 @@ def review_decision(
 
 
 @router.get("/review/{item_id}/image", response_class=Response)
-def review_image(item_id: int, image_filter: Filter, user: Reviewer) -> Response:
+def review_image(item_id: ItemId, image_filter: Filter, user: Reviewer) -> Response:
     """The image of an item; only for the reviewer who holds it, or an admin."""
     if not (user.can("admin") or image_filter.queue.holds(item_id, user.username)):
         raise HTTPException(status_code=403, detail="Claim the item first.")
