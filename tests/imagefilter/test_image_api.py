@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -246,7 +247,10 @@ def test_figures_page_shows_stats_and_tuning(app: FastAPI, client: TestClient) -
 
     assert page.status_code == 200
     assert "<td>ed</td>" in page.text
-    assert "too_few_pairs" in page.text
+    # Reasons in words; the codes stay in the JSON.
+    assert "fewer than 2 items have both a first and a second review" in page.text
+    assert "no audit sample of this kind has been decided yet" in page.text
+    assert not re.search(r"too_few_pairs|no_audits|_unreachable|no_unsafe", page.text)
     assert f"Review from <strong>{claim['score']:.4f}</strong>" in page.text
     assert 'id="tuning-spec"' in page.text
     assert "NaN" not in page.text and "nan" not in page.text

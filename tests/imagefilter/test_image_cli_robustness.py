@@ -96,14 +96,16 @@ def test_tune_refuses_bad_labels(tmp_path: Path, content: str, expected: str) ->
 
 
 def test_tune_with_one_class_reports_why(tmp_path: Path) -> None:
-    """Only safe labels: a result whose reason code says so, no NaN."""
+    """Only safe labels: a result whose reason says so in words, no NaN."""
     labels = tmp_path / "labels.csv"
     labels.write_text("score,label\n0.2,0\n0.4,0\n")
 
     code, output = _run("tune", "--labels", str(labels))
 
     assert code == 0, output
-    assert "no_unsafe_labels" in output
+    words = " ".join(output.split())
+    assert "no label is unsafe, so the miss rate cannot be estimated" in words
+    assert "no_unsafe_labels" not in words
     assert "nan" not in output.lower()
 
 
@@ -130,5 +132,7 @@ def test_evaluate_with_one_class_reports_why(tmp_path: Path) -> None:
     code, output = _run("evaluate", str(tmp_path))
 
     assert code == 0, output
-    assert "one_class_only" in output
+    words = " ".join(output.split())
+    assert "both safe and unsafe images are needed for ROC AUC and recall" in words
+    assert "one_class_only" not in words
     assert "nan" not in output.lower()

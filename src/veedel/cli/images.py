@@ -246,7 +246,7 @@ def stats_command(as_json: JsonOption = False) -> None:
     console.print(
         f"Agreement of second reviews: {kappa.n_pairs} pairs, observed "
         f"{_number(kappa.observed)}, Cohen's kappa {_number(kappa.kappa)}"
-        + (f" ({kappa.reason})" if kappa.reason else "")
+        + (f" ({kappa.reason_text})" if kappa.reason_text else "")
     )
     for label, rate in (
         ("Allowed but unsafe (audit)", stats.allowed_but_unsafe),
@@ -255,7 +255,7 @@ def stats_command(as_json: JsonOption = False) -> None:
         interval = (
             f" [95 % {_number(rate.low)}–{_number(rate.high)}]"
             if rate.rate is not None
-            else f" ({rate.reason})"
+            else f" ({rate.reason_text})"
         )
         console.print(
             f"{label}: {rate.errors}/{rate.n} = {_number(rate.rate)}{interval}"
@@ -350,7 +350,7 @@ def tune_command(
     verdict = (
         "[green]both targets met[/]"
         if result.feasible
-        else ("[red]not met: " + ", ".join(result.reasons) + "[/]")
+        else ("[red]not met: " + "; ".join(result.reason_texts) + "[/]")
     )
     console.print(
         f"Review ≥ [bold]{result.thresholds.review:.4f}[/], block ≥ "
@@ -376,7 +376,7 @@ def evaluate_command(
 
     Example: veedel images evaluate ./labelled --fpr 0.05
     """
-    from veedel.imagefilter import evaluate_folder
+    from veedel.imagefilter import ERROR_CODES, evaluate_folder
     from veedel.imagefilter.evaluation import labelled_images
 
     settings = _settings()
@@ -412,10 +412,10 @@ def evaluate_command(
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)
-    for code in result.reasons:
-        console.print(f"[dim]{code}: {result.to_dict()['reasons'][code]}[/]")
+    for text in result.to_dict()["reasons"].values():
+        console.print(f"[dim]{text}[/]")
     for path, code in result.errors:
-        console.print(f"[yellow]skipped {escape(str(path))}: {code}[/]")
+        console.print(f"[yellow]skipped {escape(str(path))}: {ERROR_CODES[code]}[/]")
 
 
 def demo_step(ctx: DemoContext) -> None:

@@ -58,6 +58,11 @@ class Agreement:
     kappa: float | None
     reason: str | None = None
 
+    @property
+    def reason_text(self) -> str | None:
+        """Why kappa is missing, in words (``reason`` is the stable code)."""
+        return None if self.reason is None else REASONS[self.reason]
+
 
 @dataclass(frozen=True)
 class ErrorRate:
@@ -69,6 +74,11 @@ class ErrorRate:
     low: float | None
     high: float | None
     reason: str | None = None
+
+    @property
+    def reason_text(self) -> str | None:
+        """Why the rate is missing, in words (``reason`` is the stable code)."""
+        return None if self.reason is None else REASONS[self.reason]
 
 
 @dataclass(frozen=True)

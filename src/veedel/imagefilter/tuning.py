@@ -90,6 +90,11 @@ class TuningResult:
         """True if both targets are met."""
         return not self.reasons
 
+    @property
+    def reason_texts(self) -> tuple[str, ...]:
+        """Each unmet target in words (``reasons`` holds the stable codes)."""
+        return tuple(REASONS[code] for code in self.reasons)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary without the curve."""
         return {
