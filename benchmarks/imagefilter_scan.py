@@ -3,7 +3,8 @@
 Run with ``uv run python benchmarks/imagefilter_scan.py``. Reports, in one run:
 
 * images per second of ``Scanner.scan`` over a folder of JPEG photos (read,
-  decode, preprocess, score, decide), and of a bare onnxruntime session on
+  decode, preprocess, score, decide; the scanner ``veedel images scan``
+  builds), of ``scan_folder`` writing a CSV, and of a bare onnxruntime session on
   the same preprocessed tensors in the same batches, and their ratio (the aim
   is 0.8 or better: the filter's own work should cost little beside the
   model), with the full decode (the default) and with ``fast_decode``; the
@@ -32,10 +33,11 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from veedel.imagefilter import OPEN_NSFW, OnnxClassifier, Policy, Scanner
-from veedel.imagefilter.decode import DecodeLimits, read_image_file
+from veedel.imagefilter import OPEN_NSFW, scan_folder
+from veedel.imagefilter.decode import read_image_file
 from veedel.imagefilter.model import SPINNING
 from veedel.imagefilter.scan import image_files
+from veedel.imagefilter.settings import ImageFilterSettings
 
 SIZES = [(640, 480), (1280, 960), (1080, 1350), (2016, 1512)]
 
@@ -68,17 +70,19 @@ def _bare_session(threads: int | None, *, spinning: bool = True) -> object:
     )
 
 
-def throughput(
-    n: int, batch_size: int, rounds: int, limits: DecodeLimits
-) -> dict[str, float]:
-    """Images per second of scan and of the bare session, best of ``rounds``."""
-    classifier = OnnxClassifier(batch_size=batch_size)
-    scanner = Scanner(classifier, Policy(), batch_size=batch_size, limits=limits)
+def throughput(n: int, batch_size: int, rounds: int, fast: bool) -> dict[str, float]:
+    """Images per second of scan and of the bare session, best of ``rounds``.
+
+    The scanner is the one ``veedel images scan`` builds from the settings.
+    """
+    scanner = ImageFilterSettings(batch_size=batch_size, fast_decode=fast).scanner()
+    classifier = scanner.classifier
     with tempfile.TemporaryDirectory() as tmp:
-        files = _photos(Path(tmp), n)
-        tensors = np.concatenate(
-            [classifier.tensors(read_image_file(path, limits)) for path in files]
-        )
+        photos, out = Path(tmp) / "photos", Path(tmp) / "scores.csv"
+        photos.mkdir()
+        files = _photos(photos, n)
+        decoded = [read_image_file(path, scanner.limits) for path in files]
+        tensors = np.concatenate([classifier.tensors(image) for image in decoded])
         sessions = [_bare_session(None), _bare_session(None, spinning=False)]
         name = sessions[0].get_inputs()[0].name  # type: ignore[attr-defined]
 
@@ -91,21 +95,31 @@ def throughput(
             for _ in scanner.scan(files):
                 pass
 
+        def scan_csv() -> None:
+            scan_folder(photos, out, scanner, resume=False)
+
         # Warm all up, then alternate so that a change in load hits each alike.
-        bare(sessions[0])
-        bare(sessions[1])
-        scan()
-        timings: dict[str, list[float]] = {"bare": [], "bare_no_spin": [], "scan": []}
+        runs = {
+            "bare": lambda: bare(sessions[0]),
+            "bare_no_spin": lambda: bare(sessions[1]),
+            "scan": scan,
+            "scan_csv": scan_csv,
+        }
+        for run in runs.values():
+            run()
+        timings: dict[str, list[float]] = {key: [] for key in runs}
         for _ in range(rounds):
-            timings["bare"].append(_seconds(lambda: bare(sessions[0])))
-            timings["bare_no_spin"].append(_seconds(lambda: bare(sessions[1])))
-            timings["scan"].append(_seconds(scan))
+            for key, run in runs.items():
+                timings[key].append(_seconds(run))
     best = {key: min(values) for key, values in timings.items()}
     return {
         "images": float(n),
+        "workers": float(scanner.workers),
+        "threads": float(classifier.threads or 0),
         "bare_images_per_s": n / best["bare"],
         "bare_no_spin_images_per_s": n / best["bare_no_spin"],
         "scan_images_per_s": n / best["scan"],
+        "scan_csv_images_per_s": n / best["scan_csv"],
         "ratio": best["bare"] / best["scan"],
         "ratio_no_spin": best["bare_no_spin"] / best["scan"],
     }
@@ -176,19 +190,17 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=60)
     args = parser.parse_args()
 
-    variants = [
-        ("full decode", DecodeLimits()),
-        ("fast_decode", DecodeLimits(draft_size=(256, 256))),
-    ]
-    for label, limits in variants:
-        speed = throughput(args.images, args.batch_size, args.rounds, limits)
+    for label, fast in [("full decode", False), ("fast_decode", True)]:
+        speed = throughput(args.images, args.batch_size, args.rounds, fast)
         print(
             f"scan ({label}): {speed['scan_images_per_s']:.1f} images/s, bare "
             f"onnxruntime on the same tensors: {speed['bare_images_per_s']:.1f} "
             f"images/s, ratio {speed['ratio']:.2f}; bare without spinning "
             f"{speed['bare_no_spin_images_per_s']:.1f} images/s, ratio "
-            f"{speed['ratio_no_spin']:.2f} ({args.images} JPEGs, "
-            f"batch {args.batch_size})"
+            f"{speed['ratio_no_spin']:.2f}; scan_folder into a CSV "
+            f"{speed['scan_csv_images_per_s']:.1f} images/s ({args.images} JPEGs, "
+            f"batch {args.batch_size}, {speed['workers']:.0f} decoding workers, "
+            f"{speed['threads']:.0f} model threads)"
         )
     latency = api_latency(args.requests)
     print(

@@ -120,20 +120,14 @@ def scan_command(
 
     Example: veedel images scan ./uploads --out scores.csv --queue
     """
-    from veedel.imagefilter import Scanner, scan_folder
+    from veedel.imagefilter import scan_folder
 
     # Checked before the model loads, so a mistyped folder is one clear line.
     if not folder.is_dir():
         raise InputError("DIR", "must be an existing folder", str(folder))
     settings = _settings(batch_size=batch_size)
     surface = surface or settings.default_surface
-    scanner = Scanner(
-        settings.classifier(),
-        settings.policy(),
-        surface=surface,
-        limits=settings.limits(),
-        batch_size=settings.batch_size,
-    )
+    scanner = settings.scanner(surface)
     review_queue = settings.queue(_store()) if queue else None
     counts: Counter[str] = Counter()
 
@@ -426,18 +420,13 @@ def demo_step(ctx: DemoContext) -> None:
     Every photo also goes to the review queue as a blind audit sample, so the
     reviewer page has work to show.
     """
-    from veedel.imagefilter import Scanner, scan_folder
+    from veedel.imagefilter import scan_folder
 
     folder = ctx.data_dir / "images-demo"
     _write_demo_photos(folder)
     settings = _settings()
     queue = _demo_queue(ctx.store, settings)
-    scanner = Scanner(
-        settings.classifier(),
-        settings.policy(),
-        surface=settings.default_surface,
-        limits=settings.limits(),
-    )
+    scanner = settings.scanner()
     table = Table(title="Image filter on benign sample photos")
     for column in ("file", "score", "action / error", "queued as"):
         table.add_column(column)

@@ -184,6 +184,7 @@ class OnnxClassifier:
             raise ConfigError("batch_size", "must be at least 1", batch_size)
         self.spec = spec
         self.batch_size = batch_size
+        self.threads = threads
         path = spec.resolve_path()
         digest = _sha256(path)
         if spec.sha256 is not None and digest != spec.sha256:

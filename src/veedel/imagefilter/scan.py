@@ -1,6 +1,6 @@
 """Score every image in a folder, resumably.
 
-:class:`Scanner` decodes and prepares the next batch of files on worker
+:class:`Scanner` decodes and prepares the next batches of files on worker
 threads while the model scores the current one, so the model rarely waits.
 :func:`scan_folder` writes one record per file to a CSV or JSON Lines file as
 it goes (flushed after every batch); run again with the same output file it
@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import logging
+import os
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -32,7 +35,14 @@ from veedel.imagefilter.evaluation import IMAGE_SUFFIXES
 from veedel.imagefilter.model import OnnxClassifier
 from veedel.imagefilter.policy import Policy, Verdict
 
-__all__ = ["ScanRecord", "Scanner", "image_files", "read_records", "scan_folder"]
+__all__ = [
+    "ScanRecord",
+    "Scanner",
+    "image_files",
+    "read_records",
+    "scan_folder",
+    "usable_cores",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +96,10 @@ class Scanner:
     batch_size
         Files per model call.
     workers
-        Threads decoding ahead of the model.
+        Threads decoding ahead of the model; one per usable core if None.
+        Decoding a phone photo costs about as much CPU as scoring it, so on
+        two cores the model is best left one intra-op thread (see
+        :meth:`~veedel.imagefilter.settings.ImageFilterSettings.scanner`).
     """
 
     def __init__(
@@ -97,8 +110,9 @@ class Scanner:
         surface: str = "post_image",
         limits: DecodeLimits | None = None,
         batch_size: int = 16,
-        workers: int = 2,
+        workers: int | None = None,
     ) -> None:
+        workers = usable_cores() if workers is None else workers
         if batch_size < 1 or workers < 1:
             raise InputError(
                 "batch_size/workers", "must be at least 1", (batch_size, workers)
@@ -114,25 +128,33 @@ class Scanner:
     def scan(
         self, paths: Sequence[Path], root: Path | None = None
     ) -> Iterator[tuple[ScanRecord, Verdict | None]]:
-        """Records for ``paths`` in order; paths are shown relative to ``root``."""
-        chunks = [
-            paths[i : i + self.batch_size]
-            for i in range(0, len(paths), self.batch_size)
-        ]
-        with ThreadPoolExecutor(self.workers) as pool:
-            ahead = self._submit(pool, chunks[0]) if chunks else []
-            for index in range(len(chunks)):
-                current = ahead
-                # Start decoding the next chunk before scoring this one.
-                if index + 1 < len(chunks):
-                    ahead = self._submit(pool, chunks[index + 1])
-                prepared = [future.result() for future in current]
-                yield from self._score(prepared, root)
+        """Records for ``paths`` in order; paths are shown relative to ``root``.
 
-    def _submit(
-        self, pool: ThreadPoolExecutor, chunk: Sequence[Path]
-    ) -> list[Future[_Prepared]]:
-        return [pool.submit(self._prepare, path) for path in chunk]
+        Up to two batches beyond the one being scored are decoded ahead.
+        Closing the iterator early cancels the files not yet started.
+        """
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="image-decode")
+        pending: deque[Future[_Prepared]] = deque()
+        upcoming = iter(paths)
+        try:
+            self._top_up(pool, pending, upcoming)
+            while pending:
+                size = min(self.batch_size, len(pending))
+                prepared = [pending.popleft().result() for _ in range(size)]
+                # Refill first, so the workers decode while the model scores.
+                self._top_up(pool, pending, upcoming)
+                yield from self._score(prepared, root)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _top_up(
+        self,
+        pool: ThreadPoolExecutor,
+        pending: deque[Future[_Prepared]],
+        upcoming: Iterator[Path],
+    ) -> None:
+        for path in itertools.islice(upcoming, 2 * self.batch_size - len(pending)):
+            pending.append(pool.submit(self._prepare, path))
 
     def _prepare(self, path: Path) -> _Prepared:
         try:
@@ -174,6 +196,13 @@ class Scanner:
                 ),
                 verdict,
             )
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: its affinity mask where the OS has one."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def image_files(root: Path) -> list[Path]:

@@ -15,6 +15,7 @@ from veedel.imagefilter.decode import DecodeLimits
 from veedel.imagefilter.model import OPEN_NSFW, ModelSpec, OnnxClassifier
 from veedel.imagefilter.policy import DEFAULT_SURFACES, Policy, Thresholds
 from veedel.imagefilter.queue import ReviewQueue
+from veedel.imagefilter.scan import Scanner, usable_cores
 from veedel.settings import load_section
 
 __all__ = ["ImageFilterSettings", "load_settings"]
@@ -39,7 +40,8 @@ class ImageFilterSettings(BaseModel):
     max_bytes, max_pixels, max_frames
         Upload limits, see :class:`~veedel.imagefilter.decode.DecodeLimits`.
     batch_size, threads
-        Frames per model call and onnxruntime intra-op threads.
+        Frames per model call and onnxruntime intra-op threads (its default
+        if None; a folder scan then gives the model half the cores).
     audit_allow_share, audit_block_share
         Shares of automatically allowed and blocked images that go to the
         review queue as a blind audit sample; they measure the error rates of
@@ -109,6 +111,21 @@ class ImageFilterSettings(BaseModel):
         """Load the configured model (takes about a second)."""
         return OnnxClassifier(
             self.model, batch_size=self.batch_size, threads=self.threads
+        )
+
+    def scanner(self, surface: str | None = None) -> Scanner:
+        """A folder scanner: decoding workers on every core, the model on
+        ``threads`` or on half the cores, so that decoding keeps the rest."""
+        threads = self.threads or max(1, usable_cores() // 2)
+        classifier = OnnxClassifier(
+            self.model, batch_size=self.batch_size, threads=threads
+        )
+        return Scanner(
+            classifier,
+            self.policy(),
+            surface=surface or self.default_surface,
+            limits=self.limits(),
+            batch_size=self.batch_size,
         )
 
 
