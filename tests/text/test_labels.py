@@ -94,8 +94,9 @@ def test_save_and_load_round_trip(tmp_path: Path, rng: np.random.Generator) -> N
 
 def test_too_few_posts_per_label_is_an_input_error(rng: np.random.Generator) -> None:
     """Five folds need five posts per label; the message names the label."""
-    with pytest.raises(InputError, match="rare"):
+    with pytest.raises(InputError, match="rare") as caught:
         cross_validate_labels(rng.normal(size=(13, 3)), ["common"] * 10 + ["rare"] * 3)
+    assert str(caught.value).split("; got ")[1].startswith("{'rare': 3}.")
 
 
 def test_labeler_uses_examples_then_descriptions(

@@ -187,7 +187,7 @@ def cross_validate_labels(
 
     X = np.asarray(embeddings, dtype=np.float64)
     y = np.asarray(list(labels))
-    counts = {label: int((y == label).sum()) for label in np.unique(y)}
+    counts = {str(label): int((y == label).sum()) for label in np.unique(y)}
     too_few = {label: n for label, n in counts.items() if n < n_splits}
     if too_few:
         raise InputError(
