@@ -11,10 +11,15 @@ minutes), then times in the same run:
 * the full analysis (``analyze``: pipeline, unit counts, health checks,
   engine, verdict and daily points).
 
-It prints each best-of-three wall and CPU time and their ratios to the baseline (the
-target is 3x or less for the pipeline). Run it on demand::
+It prints each best-of-three wall and CPU time and their ratios to the
+baseline (the target is 3x or less for the pipeline). Run it on demand::
 
     uv run python benchmarks/experiment_pipeline.py --users 1000000 --days 30
+
+``--compare OLD/pipeline.py`` also times a previous version of the pipeline
+module on the same tables and checks that its cells equal the current ones (to
+1e-12), e.g. after ``git show main:src/veedel/experiments/pipeline.py >
+/tmp/pipeline_before.py``.
 
 ``--simulator`` uses veedel's own simulator instead (slower to build).
 """
@@ -23,9 +28,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
+import sys
 import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
 
 from veedel.experiments.analysis import analyze
 from veedel.experiments.definitions import load_experiment_text
@@ -155,6 +166,34 @@ def timed(label: str, action: object, repeat: int = 1) -> tuple[float, float]:
     return best, cpu
 
 
+def load_previous(path: Path) -> ModuleType:
+    """Import a previous version of the pipeline module from ``path``."""
+    spec = importlib.util.spec_from_file_location("previous_pipeline", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"--compare: cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def check_same_cells(before: Any, after: Any) -> float:
+    """Fail unless two Cells agree to 1e-12; return the largest difference."""
+    old, new = before.frame, after.frame
+    if list(old.columns) != list(new.columns) or len(old) != len(new):
+        raise SystemExit("--compare: the cells differ in columns or rows")
+    labels = old.select_dtypes(exclude="number")
+    if not labels.equals(new.select_dtypes(exclude="number")):
+        raise SystemExit("--compare: the cells differ in their keys")
+    numbers = old.select_dtypes("number").to_numpy(dtype=float)
+    difference = float(
+        np.max(np.abs(numbers - new.select_dtypes("number").to_numpy(dtype=float)))
+    )
+    if difference > 1e-12 or before.caps != after.caps:
+        raise SystemExit(f"--compare: the cells differ by {difference:g}")
+    return difference
+
+
 def main() -> None:
     """Build the community, then time the baseline, the pipeline and analyze."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -162,6 +201,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--simulator", action="store_true")
     parser.add_argument("--path", type=Path, default=None)
+    parser.add_argument("--compare", type=Path, default=None)
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="veedel-bench-"))
@@ -199,6 +239,22 @@ def main() -> None:
     baseline = timed(
         "baseline: bare GROUP BY variant (DuckDB)", bare.to_pandas, repeat=3
     )
+    steps = {}
+    if args.compare is not None:
+        previous = load_previous(args.compare)
+        steps["previous"] = timed(
+            "previous pipeline (--compare)",
+            lambda: previous.compute_cells(con, definition, library, as_of),
+            repeat=3,
+        )
+        difference = check_same_cells(
+            previous.compute_cells(con, definition, library, as_of),
+            compute_cells(con, definition, library, as_of),
+        )
+        print(
+            "  cells equal to the previous pipeline's"
+            f" (largest difference {difference:g})"
+        )
     pipeline = timed(
         "veedel pipeline (10 metrics, 3 slices, daily)",
         lambda: compute_cells(con, definition, library, as_of),
@@ -209,14 +265,12 @@ def main() -> None:
         lambda: analyze(con, definition, library, as_of),
         repeat=3,
     )
-    for name, step in (("pipeline", pipeline), ("analyze ", full)):
+    steps |= {"pipeline": pipeline, "analyze": full}
+    for name, step in steps.items():
         print(
-            f"{name} / baseline = {step[0] / baseline[0]:.2f}x wall,"
+            f"{name:<8} / baseline = {step[0] / baseline[0]:.2f}x wall,"
             f" {step[1] / baseline[1]:.2f}x CPU"
         )
-    # Figures of the same benchmark before the per-source group-by (docs/
-    # experiments.md, "Speed"), for comparison with this run's ratios.
-    print("before (stacked sources, one group-by): pipeline 10-16x, analyze 12-26x")
 
 
 if __name__ == "__main__":

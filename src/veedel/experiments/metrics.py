@@ -485,21 +485,27 @@ def starter_metrics() -> MetricLibrary:
     return library
 
 
-def source_rows(con: Any, name: str) -> Any:
+def source_rows(con: Any, name: str, table: Any = None, posts: Any = None) -> Any:
     """The rows of source ``name`` with ``unit_id`` and ``ts`` columns added.
 
     ``unit_id`` is the user the row is attributed to, ``ts`` its timestamp; the
     other columns are those of the canonical table, for filters and sums.
+    ``table`` replaces the canonical table (its columns and any others, which
+    are kept); ``posts`` (``target_post_id``, ``target_user_id`` and any other
+    columns, kept too) replaces the posts that rows of a derived source are
+    attributed through. By default every row and every post.
     """
     source = SOURCES[name]
-    table = con.table(source.table)
+    if table is None:
+        table = con.table(source.table)
     if source.join is None:
         return table.mutate(
             unit_id=table[source.user_column], ts=table[source.time_column]
         )
-    posts = con.table("posts").select(
-        target_post_id="post_id", target_user_id="user_id"
-    )
+    if posts is None:
+        posts = con.table("posts").select(
+            target_post_id="post_id", target_user_id="user_id"
+        )
     key = "parent_id" if source.join == "parent_post" else "post_id"
     joined = table.join(posts, table[key] == posts.target_post_id)
     return joined.mutate(unit_id=joined.target_user_id, ts=joined[source.time_column])

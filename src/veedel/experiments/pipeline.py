@@ -1,21 +1,24 @@
 """Sufficient statistics of an experiment, computed in the warehouse.
 
 The pipeline turns an experiment definition and its metrics into Ibis
-expressions that the warehouse runs:
+expressions that the warehouse runs as one query:
 
 1. **units**: one row per user exposed (or assigned) between the start and the
    analysis date, with the variant, the first exposure time, the exposure day
    and the slice properties; users seen in more than one variant are dropped
-   (and counted by :func:`unit_counts`). Materialised once.
+   (and counted by :func:`unit_counts`).
 2. **per-user values**: the rows of each source the metrics read are joined
-   to the units, rows outside every window are dropped, and one group-by per
-   source gives every numerator, denominator and pre-period value of that
-   source per user (filtered aggregates, one per distinct value); the
+   to the units (without their slice properties; rows attributed through a
+   post join the units' posts), rows outside every window are dropped, and one
+   group-by per source gives every numerator, denominator and pre-period value
+   of that source per user (filtered aggregates, one per distinct value); the
    per-source values are joined to the units. Each source is read once.
-   Materialised once.
 3. **cells**: one group-by of the per-user values by variant, exposure day and
    every slice property gives n, sums, sums of squares and cross products
-   per metric.
+   per metric. A percentile cap is a scalar subquery over the per-user values
+   in the same query, which the warehouse computes once as a common table
+   expression; nothing is written to a table unless a quantile metric needs
+   the per-user values again.
 
 Because sums add up, everything the analysis needs comes from the cells:
 the totals per variant, the totals per slice value (summing over the other
@@ -37,6 +40,7 @@ import pandas as pd
 
 from veedel.experiments.definitions import ExperimentDefinition
 from veedel.experiments.metrics import (
+    SOURCES,
     Aggregation,
     Metric,
     MetricLibrary,
@@ -127,17 +131,10 @@ def _end_of_look(definition: ExperimentDefinition, as_of: dt.date) -> dt.datetim
     return _day_start(as_of) + dt.timedelta(days=1)
 
 
-def units_expression(
+def _exposed_units(
     con: Any, definition: ExperimentDefinition, as_of: dt.date
 ) -> tuple[Any, Any]:
-    """The units of the experiment and the per-user variant summary behind them.
-
-    Returns ``(units, per_user)``: ``units`` holds users in exactly one known
-    variant with ``unit_id``, ``variant``, ``first_ts``, ``exposure_day`` and
-    ``slice_<name>`` columns; ``per_user`` holds every user with the number of
-    variants seen (0, 1, or 2 for two or more), for the counts of
-    :func:`unit_counts`.
-    """
+    """The units without their slice properties, and the per-user summary."""
     source = definition.assignment.source
     table = con.table(source)
     time_column = "exposed_at" if source == "exposures" else "assigned_at"
@@ -177,28 +174,44 @@ def units_expression(
         exposure_day=((day_epoch - start_epoch) // _DAY).cast("int64"),
         day0=single.first_ts.truncate("D"),
     ).select("unit_id", "variant", "first_ts", "day0", "exposure_day")
-    if definition.slices:
-        users = con.table("users")
-        props = users.select(
-            prop_user_id=users.user_id,
-            **{
-                f"slice_{name}": users[name].cast("string").fill_null(UNKNOWN)
-                for name in definition.slices
-            },
-        )
-        joined = units.left_join(props, units.unit_id == props.prop_user_id)
-        units = joined.select(
-            "unit_id",
-            "variant",
-            "first_ts",
-            "day0",
-            "exposure_day",
-            *[
-                joined[f"slice_{name}"].fill_null(UNKNOWN).name(f"slice_{name}")
-                for name in definition.slices
-            ],
-        )
     return units, per_user
+
+
+def _with_slices(con: Any, definition: ExperimentDefinition, units: Any) -> Any:
+    """``units`` with one ``slice_<name>`` column per slice property."""
+    if not definition.slices:
+        return units
+    users = con.table("users")
+    props = users.select(
+        prop_user_id=users.user_id,
+        **{
+            f"slice_{name}": users[name].cast("string").fill_null(UNKNOWN)
+            for name in definition.slices
+        },
+    )
+    joined = units.left_join(props, units.unit_id == props.prop_user_id)
+    return joined.select(
+        *units.columns,
+        *[
+            joined[f"slice_{name}"].fill_null(UNKNOWN).name(f"slice_{name}")
+            for name in definition.slices
+        ],
+    )
+
+
+def units_expression(
+    con: Any, definition: ExperimentDefinition, as_of: dt.date
+) -> tuple[Any, Any]:
+    """The units of the experiment and the per-user variant summary behind them.
+
+    Returns ``(units, per_user)``: ``units`` holds users in exactly one known
+    variant with ``unit_id``, ``variant``, ``first_ts``, ``exposure_day`` and
+    ``slice_<name>`` columns; ``per_user`` holds every user with the number of
+    variants seen (0, 1, or 2 for two or more), for the counts of
+    :func:`unit_counts`.
+    """
+    units, per_user = _exposed_units(con, definition, as_of)
+    return _with_slices(con, definition, units), per_user
 
 
 def unit_counts(
@@ -260,14 +273,35 @@ def _flag_key(source: str, aggregation: Aggregation) -> tuple[Any, ...]:
 
 
 def _source_flags(
-    con: Any, source: str, items: list[ValueItem]
+    con: Any,
+    source: str,
+    items: list[ValueItem],
+    keyed: Any,
+    authored: Any,
+    stop: dt.datetime,
 ) -> tuple[Any, dict[str, str]]:
-    """The rows of ``source`` as ``unit_id, ts`` and one contribution per flag.
+    """The rows of ``source`` of units as ``u_id, ts, day0`` and one flag each.
 
-    Values that count the same rows share one flag column. Returns the table
-    and, per value name, its flag column.
+    ``authored`` holds the units' posts with the author's ``day0``: sources on
+    the posts table read them, and rows of derived sources are attributed
+    through them; other rows join the units. Values that count the same rows
+    share one flag column. Returns the table and, per value name, its flag
+    column.
     """
-    rows = source_rows(con, source)
+    spec = SOURCES[source]
+    if spec.join is not None:
+        targets = authored.select(
+            target_post_id=authored.post_id,
+            target_user_id=authored.user_id,
+            day0=authored.day0,
+        )
+        rows = source_rows(con, source, posts=targets)
+    elif spec.table == "posts":
+        rows = source_rows(con, source, table=authored)
+    else:
+        rows = source_rows(con, source)
+        rows = rows.join(keyed, rows.unit_id == keyed.u_id)
+    rows = rows.filter(rows.ts < ibis.literal(stop))
     flags: dict[tuple[Any, ...], str] = {}
     flag_of: dict[str, str] = {}
     columns: dict[str, Any] = {}
@@ -277,7 +311,9 @@ def _source_flags(
             flags[key] = f"flag_{len(flags)}"
             columns[flags[key]] = _flag(rows, aggregation)
         flag_of[name] = flags[key]
-    return rows.select("unit_id", "ts", **columns), flag_of
+    return rows.select(
+        u_id=rows.unit_id, ts=rows.ts, day0=rows.day0, **columns
+    ), flag_of
 
 
 def _windowed(
@@ -304,6 +340,7 @@ def _source_values(
     source: str,
     items: list[ValueItem],
     keyed: Any,
+    authored: Any,
     stop: dt.datetime,
     pre_days: int,
     computed: dict[tuple[Any, ...], str],
@@ -316,10 +353,8 @@ def _source_values(
     table of ``v_id`` and the value columns, or None when every value of the
     source was computed already.
     """
-    rows, flag_of = _source_flags(con, source, items)
-    rows = rows.filter(rows.ts < ibis.literal(stop))
-    joined = rows.join(keyed, rows.unit_id == keyed.u_id)
-    joined = joined.mutate(rel_day=joined.ts.date().delta(joined.day0, unit="day"))
+    rows, flag_of = _source_flags(con, source, items, keyed, authored, stop)
+    joined = rows.mutate(rel_day=rows.ts.date().delta(rows.day0, unit="day"))
 
     # Rows outside every window add nothing: drop them before the group-by
     # (day0 is a midnight, so whole days compare exactly).
@@ -354,21 +389,37 @@ def per_user_table(
     metrics: dict[str, Metric],
     as_of: dt.date,
     units: Any = None,
-) -> Any:
-    """Units with every metric's per-user values (``<key>__num`` etc.), as Ibis.
+    exposed: Any = None,
+) -> tuple[Any, dict[str, str]]:
+    """Units with every metric's per-user values, as Ibis, and their columns.
 
-    Missing values (users with no rows) are zero; a ``max`` over no rows is
-    zero too. ``units`` replaces the experiment's units (planning uses users
-    active in a recent period). ``<name>__pre`` holds the same value over the
-    pre-period (``cuped.pre_period_days`` before day 0), which CUPED and the
-    balance check use. Identical values of different metrics (the same rows,
-    aggregate and window) are computed once.
+    Returns the table and, per value name (``<key>__num`` etc.), the column
+    that holds it: identical values of different metrics (the same rows,
+    aggregate and window) are computed once and share a column. Missing values
+    (users with no rows) are zero; a ``max`` over no rows is zero too.
+    ``units`` replaces the experiment's units (planning uses users active in
+    a recent period); ``exposed`` is the same units without their
+    slice columns, which the sources join (default: ``units``).
+    ``<name>__pre`` holds the same value over the pre-period
+    (``cuped.pre_period_days`` before day 0), which CUPED and the balance check
+    use.
     """
     if units is None:
-        units, _ = units_expression(con, definition, as_of)
+        exposed, _ = _exposed_units(con, definition, as_of)
+        units = _with_slices(con, definition, exposed)
+    if exposed is None:
+        exposed = units
     stop = _end_of_look(definition, as_of)
     pre_days = definition.analysis.cuped.pre_period_days
-    keyed = units.select(u_id=units.unit_id, day0=units.day0.date())
+    keyed = exposed.select(u_id=exposed.unit_id, day0=exposed.day0.date())
+    # The posts of units, with the author's day0, feed the posts source and
+    # attribute replies and votes received: one join with the units for all.
+    posts = con.table("posts")
+    authored = (
+        posts.join(keyed, posts.user_id == keyed.u_id)
+        .select(*posts.columns, "day0")
+        .alias("veedel_authored")
+    )
 
     # One group-by per source, then one join per source: a group-by costs
     # about rows x values, and a source's rows only feed its own values.
@@ -377,71 +428,77 @@ def per_user_table(
     table = units
     for source, items in _value_items(metrics).items():
         values = _source_values(
-            con, source, items, keyed, stop, pre_days, computed, alias
+            con, source, items, keyed, authored, stop, pre_days, computed, alias
         )
         if values is not None:
             table = table.left_join(values, table.unit_id == values.v_id)
             table = table.drop("v_id")
-    return table.mutate(
-        **{name: table[source].fill_null(0.0) for name, source in alias.items()}
-    )
+    columns = set(alias.values())
+    return table.mutate(**{name: table[name].fill_null(0.0) for name in columns}), alias
 
 
-def _capped(column: Any, cap: float | None) -> Any:
+def _capped(column: Any, cap: Any) -> Any:
+    """``column`` capped at ``cap``: None, a number, or a nullable column."""
     if cap is None:
         return column
-    return ibis.least(column, ibis.literal(cap, type="float64"))
+    if isinstance(cap, float):
+        return ibis.least(column, ibis.literal(cap, type="float64"))
+    return ibis.least(column, cap.fill_null(column))
+
+
+def _square(column: Any, aggregation: Aggregation, cap: Any) -> Any:
+    """``column`` squared; an uncapped ``any`` is 0 or 1, its own square."""
+    if aggregation.aggregate == "any" and cap is None:
+        return column
+    return column * column
 
 
 def _cell_aggregates(
-    table: Any,
-    key: str,
-    metric: Metric,
-    caps: tuple[float | None, float | None],
-    cuped: bool,
+    value: Any, key: str, metric: Metric, caps: tuple[Any, Any], cuped: bool
 ) -> dict[str, Any]:
+    """The cell sums of ``metric``; ``value`` gives a per-user value's column."""
     names = metric_columns(key, metric, cuped)
-    y = _capped(table[f"{key}__num"], caps[0])
-    result = {names["sum"]: y.sum(), names["sum_sq"]: (y * y).sum()}
-    if metric.kind == "ratio":
-        d = _capped(table[f"{key}__den"], caps[1])
+    numerator = metric.numerator
+    y = _capped(value(f"{key}__num"), caps[0])
+    result = {
+        names["sum"]: y.sum(),
+        names["sum_sq"]: _square(y, numerator, caps[0]).sum(),
+    }
+    if metric.denominator is not None:
+        d = _capped(value(f"{key}__den"), caps[1])
         result |= {
             names["den_sum"]: d.sum(),
-            names["den_sum_sq"]: (d * d).sum(),
+            names["den_sum_sq"]: _square(d, metric.denominator, caps[1]).sum(),
             names["cross_sum"]: (y * d).sum(),
         }
     if "pre_sum" in names:
-        x = _capped(table[f"{key}__num__pre"], caps[0])
+        x = _capped(value(f"{key}__num__pre"), caps[0])
         result |= {
             names["pre_sum"]: x.sum(),
-            names["pre_sum_sq"]: (x * x).sum(),
+            names["pre_sum_sq"]: _square(x, numerator, caps[0]).sum(),
             names["pre_cross"]: (x * y).sum(),
         }
-        if metric.kind == "ratio":
-            d = _capped(table[f"{key}__den"], caps[1])
+        if metric.denominator is not None:
             result[names["pre_den_cross"]] = (x * d).sum()
     return result
 
 
-def _percentile_cap(
-    table: Any, column: str, percentile: float, matured: Any
-) -> float | None:
+def _percentile_cap(table: Any, column: str, percentile: float, matured: Any) -> Any:
     """The pooled percentile of a per-user column, exact on every engine.
 
-    The warehouse returns the histogram of values (few distinct values for
-    counts); the percentile is the smallest value whose cumulative share
-    reaches ``percentile`` (the nearest-rank definition).
+    A scalar expression over the histogram of values (few distinct values for
+    counts): the smallest value whose cumulative share reaches
+    ``percentile`` (the nearest-rank definition); null without matured users.
+    Computed in the same query as the cells, so that the per-user values are
+    not materialised for it.
     """
     rows = table.filter(matured)
-    histogram = (
-        rows.group_by(value=rows[column]).aggregate(users=rows.count()).to_pandas()
-    )
-    if histogram.empty:
-        return None
-    histogram = histogram.sort_values("value")
-    share = histogram["users"].cumsum() / histogram["users"].sum()
-    position = int(np.searchsorted(share.to_numpy(), percentile - 1e-12))
-    return float(histogram["value"].iloc[min(position, len(histogram) - 1)])
+    histogram = rows.group_by(value=rows[column]).aggregate(users=rows.count())
+    below = histogram.users.cumsum(order_by=histogram.value).cast("float64")
+    share = below / histogram.users.sum().over().cast("float64")
+    shares = histogram.mutate(share=share)
+    reached = shares.filter(shares.share >= percentile - 1e-12)
+    return reached.value.min().as_scalar()
 
 
 def maturity_offset(metric: Metric) -> int:
@@ -464,74 +521,130 @@ def compute_cells(
 ) -> Cells:
     """Run the pipeline and return the cells of sufficient statistics.
 
-    The units and the per-user values are materialised once as temporary
-    tables; then one group-by computes the cells of every metric, and metrics
-    capped at a percentile and quantile metrics add one small histogram query
-    each over the per-user values. ``subject`` names what the cells are for in
-    the log line (default: the experiment's sufficient statistics).
+    One query computes the cells of every metric, percentile caps included.
+    Quantile metrics add one small histogram query each over the per-user
+    values, which are then materialised once as a temporary table.
+    ``subject`` names what the cells are for in the log line (default: the
+    experiment's sufficient statistics).
     """
     keys = definition.metrics.all_keys
     metrics = {key: library[key] for key in keys}
     look_day = (as_of - definition.start).days
+    exposed = None
     if units is None:
-        units, _ = units_expression(con, definition, as_of)
-    # Materialise the units and the per-user values once (a temporary table in
-    # the warehouse): every source joins the units, and the caps, the quantile
-    # histograms and the cells all read the per-user values.
-    units = units.cache()
-    table = per_user_table(con, definition, metrics, as_of, units).cache()
+        exposed, _ = _exposed_units(con, definition, as_of)
+        units = _with_slices(con, definition, exposed)
+    table, alias = per_user_table(con, definition, metrics, as_of, units, exposed)
+    subject = subject or f"sufficient statistics of {definition.key}"
+    if not any(metric.kind == "quantile" for metric in metrics.values()):
+        # A named table expression becomes a common table expression, which
+        # the warehouse computes once for the caps and the cells: no temporary
+        # table to write.
+        table = table.alias("veedel_per_user")
+        return _cells_from_table(definition, metrics, look_day, table, alias, subject)
+    table = table.cache()
     try:
-        subject = subject or f"sufficient statistics of {definition.key}"
-        return _cells_from_table(definition, metrics, keys, look_day, table, subject)
+        return _cells_from_table(definition, metrics, look_day, table, alias, subject)
     finally:
         table.release()
-        units.release()
 
 
 def _cells_from_table(
     definition: ExperimentDefinition,
     metrics: dict[str, Metric],
-    keys: tuple[str, ...],
     look_day: int,
     table: Any,
+    alias: dict[str, str],
     subject: str,
 ) -> Cells:
-    caps: dict[str, tuple[float | None, float | None]] = {}
-    for key, metric in metrics.items():
-        caps[key] = _caps_of(table, key, metric, look_day)
-
     quantile_values: dict[str, dict[str, np.ndarray[Any, Any]]] = {}
     for key, metric in metrics.items():
         if metric.kind == "quantile":
-            quantile_values[key] = _unit_values(table, key, metric, look_day)
+            column = alias[f"{key}__num"]
+            quantile_values[key] = _unit_values(table, column, metric, look_day)
+
+    # A percentile cap is a scalar subquery, carried as a column; the cells
+    # report its value.
+    caps = {
+        key: _caps_of(table, alias, key, metric, look_day)
+        for key, metric in metrics.items()
+    }
+    scalars = {
+        f"cap__{key}__{part}": cap
+        for key, pair in caps.items()
+        for part, cap in zip(("num", "den"), pair, strict=True)
+        if cap is not None and not isinstance(cap, float)
+    }
+    table = table.mutate(**scalars)
+    bound = {
+        key: tuple(
+            table[f"cap__{key}__{part}"] if f"cap__{key}__{part}" in scalars else cap
+            for part, cap in zip(("num", "den"), pair, strict=True)
+        )
+        for key, pair in caps.items()
+    }
 
     aggregates: dict[str, Any] = {"n": table.count()}
     for key, metric in metrics.items():
         if metric.kind != "quantile":
-            aggregates |= _cell_aggregates(table, key, metric, caps[key], True)
-    slice_columns = [f"slice_{name}" for name in definition.slices]
-    grouped = table.group_by(["variant", "exposure_day", *slice_columns]).aggregate(
-        **aggregates
-    )
-    log.info("Computing the %s in the warehouse", subject)
-    frame = grouped.to_pandas()
-    frame["exposure_day"] = frame["exposure_day"].astype("int64")
-    sort_columns = ["variant", "exposure_day", *slice_columns]
-    frame = frame.sort_values(sort_columns).reset_index(drop=True)
+            aggregates |= _cell_aggregates(
+                lambda name: table[alias[name]], key, metric, bound[key], True
+            )
+    frame = _grouped_cells(definition, table, aggregates, scalars, subject)
+    values = {name: _cap_value(frame, name) for name in scalars}
+    frame = frame.drop(columns=list(scalars))
     return Cells(
         frame=frame,
-        metrics=tuple(keys),
+        metrics=tuple(metrics),
         slices=tuple(definition.slices),
         look_day=look_day,
         start=definition.start,
-        caps=caps,
+        caps={
+            key: (
+                values.get(f"cap__{key}__num", pair[0]),
+                values.get(f"cap__{key}__den", pair[1]),
+            )
+            for key, pair in caps.items()
+        },
         quantile_values=quantile_values,
     )
 
 
+def _grouped_cells(
+    definition: ExperimentDefinition,
+    table: Any,
+    aggregates: dict[str, Any],
+    scalars: dict[str, Any],
+    subject: str,
+) -> pd.DataFrame:
+    """Run the group-by of the cells; identical sums are computed once."""
+    unique: dict[Any, str] = {}
+    copies: dict[str, str] = {}
+    for name, aggregate in aggregates.items():
+        copies[name] = unique.setdefault(aggregate.op(), name)
+    computed = {name: aggregates[name] for name in unique.values()}
+    computed |= {name: table[name].max() for name in scalars}
+    slice_columns = [f"slice_{name}" for name in definition.slices]
+    group_columns = ["variant", "exposure_day", *slice_columns]
+    grouped = table.group_by(group_columns).aggregate(**computed)
+    log.info("Computing the %s in the warehouse", subject)
+    frame: pd.DataFrame = grouped.to_pandas()
+    for name, source in copies.items():
+        frame[name] = frame[source]
+    frame = frame[[*group_columns, *aggregates, *scalars]].copy()
+    frame["exposure_day"] = frame["exposure_day"].astype("int64")
+    return frame.sort_values(group_columns).reset_index(drop=True)
+
+
+def _cap_value(frame: pd.DataFrame, column: str) -> float | None:
+    values = frame[column].dropna()
+    return None if values.empty else float(values.iloc[0])
+
+
 def _caps_of(
-    table: Any, key: str, metric: Metric, look_day: int
-) -> tuple[float | None, float | None]:
+    table: Any, alias: dict[str, str], key: str, metric: Metric, look_day: int
+) -> tuple[Any, Any]:
+    """The caps of numerator and denominator: None, a number, or an expression."""
     if metric.capping is None:
         return (None, None)
     if metric.capping.value is not None:
@@ -540,20 +653,21 @@ def _caps_of(
     percentile = metric.capping.percentile
     assert percentile is not None  # validated: exactly one of value, percentile
     matured = _matured(table, metric, look_day)
-    numerator = _percentile_cap(table, f"{key}__num", percentile, matured)
+    numerator = _percentile_cap(table, alias[f"{key}__num"], percentile, matured)
     denominator = None
     if metric.kind == "ratio":
-        denominator = _percentile_cap(table, f"{key}__den", percentile, matured)
+        column = alias[f"{key}__den"]
+        denominator = _percentile_cap(table, column, percentile, matured)
     return (numerator, denominator)
 
 
 def _unit_values(
-    table: Any, key: str, metric: Metric, look_day: int
+    table: Any, column: str, metric: Metric, look_day: int
 ) -> dict[str, np.ndarray[Any, Any]]:
     """Per-variant unit-level values of a quantile metric (from a histogram)."""
     rows = table.filter(_matured(table, metric, look_day))
     histogram = (
-        rows.group_by(variant=rows.variant, value=rows[f"{key}__num"])
+        rows.group_by(variant=rows.variant, value=rows[column])
         .aggregate(users=rows.count())
         .to_pandas()
     )
