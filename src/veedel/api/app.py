@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from veedel import __version__
 from veedel.api.ascii_errors import validation_error_handler
+from veedel.api.body_limit import BodyLimitMiddleware
 from veedel.api.security import SessionSigner, make_auth_middleware
 from veedel.api.state import open_store
 from veedel.settings import Settings, get_settings, secret_key
@@ -48,6 +49,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.signer = signer
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.middleware("http")(make_auth_middleware(engine, signer))
+    # Outside the sign-in check, which reads a form for its CSRF token.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_request_bytes,
+        exempt=frozenset({"/api/v1/images:classify"}),
+    )
     # Added last, so it runs first and also marks the sign-in redirects and 401s.
     app.middleware("http")(_security_headers)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
