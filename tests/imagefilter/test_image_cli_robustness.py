@@ -61,6 +61,17 @@ def test_scan_output_that_is_a_folder(one_photo: Path, tmp_path: Path) -> None:
     assert code == 2, output
 
 
+def test_scan_output_in_a_missing_folder(one_photo: Path, tmp_path: Path) -> None:
+    """--out in a folder that does not exist: exit 2 naming it, no traceback."""
+    out = tmp_path / "missing" / "scores.csv"
+
+    code, output = _run("scan", str(one_photo), "--out", str(out))
+
+    assert code == 2, output
+    assert "output must be in an existing folder" in output
+    assert not out.parent.exists()
+
+
 def test_scan_of_an_empty_folder(tmp_path: Path) -> None:
     """An empty folder scans nothing and says so."""
     (tmp_path / "empty").mkdir()

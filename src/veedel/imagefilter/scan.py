@@ -299,6 +299,13 @@ def scan_folder(
     files = image_files(root)
     if out.is_dir():
         raise _not_a_scan_output(out, "must be a file, not a folder")
+    if not out.parent.is_dir():
+        raise InputError(
+            "output",
+            "must be in an existing folder",
+            str(out),
+            fix="Create the folder first, or pass another --out file.",
+        )
     if not resume and out.exists():
         out.unlink()
     done = {record["path"] for record in read_records(out, fmt)}
