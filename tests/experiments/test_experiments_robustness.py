@@ -82,6 +82,43 @@ def test_demo_summary_row_names_the_metric_behind_the_verdict() -> None:
     assert FIRST not in why
 
 
+def test_demo_step_reports_an_experiment_outside_the_days_and_runs_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seven simulated days end before three experiments start (day 7): each
+    gets a 'not analysed' row with its reason, and the fourth, ASOS and Upworthy
+    are still analysed instead of the whole step failing."""
+    from veedel.api.state import open_store
+    from veedel.cli.demo import DemoContext
+    from veedel.cli.experiments import demo_step
+    from veedel.experiments.store import list_definitions
+    from veedel.settings import Settings
+    from veedel.warehouse import connect
+    from veedel.warehouse.simulator import simulate
+
+    settings = Settings(data_dir=tmp_path)
+    con = connect(f"duckdb://{tmp_path / 'warehouse.duckdb'}")
+    simulate(con, users=200, days=7, seed=5)
+    store = open_store(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    ctx = DemoContext(settings, con, store, users=200, days=7, seed=5)
+
+    demo_step(ctx)
+
+    out = capsys.readouterr().out
+    rows = {
+        line.split("│")[1].strip(): line.split("│")[2].strip()
+        for line in out.splitlines()
+        if line.startswith("│ ") and line.split("│")[1].strip()
+    }
+    for key in ("aa_check", "feed_ranking_v2", "push_notifications"):
+        assert rows[key] == "not analysed"
+    assert rows["onboarding_checklist"] != "not analysed"
+    assert "does not fit the 7 simulated days" in out
+    assert "ASOS: 78 experiments" in out
+    assert ctx.results["experiments"]["asos"]["experiments"] == 78
+    assert [d.key for d in list_definitions(store)] == ["onboarding_checklist"]
+
+
 def _feed_yaml(**changes: Any) -> str:
     import yaml
 

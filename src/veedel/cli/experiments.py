@@ -415,6 +415,10 @@ def summary_row(key: str, verdict: Verdict) -> tuple[str, str, str]:
     return key, verdict.label, why
 
 
+# The demo table's verdict for an experiment the warehouse cannot analyse.
+NOT_ANALYSED = "not analysed"
+
+
 def demo_step(ctx: DemoContext) -> None:
     """Analyse the simulated experiments and the full ASOS and Upworthy sets."""
     import veedel.experiments.store  # noqa: F401  (declares the tables)
@@ -431,10 +435,19 @@ def demo_step(ctx: DemoContext) -> None:
     summary = Table(title="Simulated experiments", title_justify="left")
     for name in ("experiment", "verdict", "why"):
         summary.add_column(name)
+    not_analysed: list[str] = []
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Analysing experiments", total=len(definitions) + 2)
         for key, definition in definitions.items():
-            result = analyze(ctx.warehouse, definition, library)
+            try:
+                result = analyze(ctx.warehouse, definition, library)
+            except InputError as exc:
+                # One experiment the warehouse cannot analyse (it starts after
+                # the last simulated day) gets its reason; the others still run.
+                summary.add_row(key, NOT_ANALYSED, Text(str(exc)))
+                not_analysed.append(key)
+                progress.advance(task)
+                continue
             save_definition(ctx.store, definition)
             save_result(ctx.store, result)
             (out / f"{key}.html").write_text(result.to_html(), encoding="utf-8")
@@ -445,6 +458,11 @@ def demo_step(ctx: DemoContext) -> None:
         upworthy = _real_data(Archive.upworthy, None, 0.05)
         progress.advance(task)
     console.print(summary)
+    if not_analysed:
+        console.print(
+            f"An experiment {NOT_ANALYSED} does not fit the {ctx.days} simulated "
+            "days (see why); the default of --days fits every one."
+        )
     console.print(asos)
     console.print(upworthy)
     ctx.results["experiments"] = {
