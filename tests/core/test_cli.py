@@ -171,3 +171,25 @@ def test_colon_delimited_ids_are_not_turned_into_emoji() -> None:
     assert "se:coffee:post:1 root:x:0:0" in captured.get()
     assert "se:coffee:brewing" in captured.get()
     assert "root:x:0:0" in captured_err.get()
+
+
+def test_demo_help_shows_the_text_posts_cap_and_an_example() -> None:
+    """--text-posts is documented with the default it replaces and an example."""
+    result = runner.invoke(app, ["demo", "--help"], env={"COLUMNS": "200"})
+
+    assert result.exit_code == 0
+    assert (
+        "Enrich at most this many new posts per source in this run (default: "
+        "every real post, and 3,000 simulated ones)." in result.output
+    )
+    assert "Example: veedel demo --users 5000 --text-posts 500 --no-serve" in (
+        result.output
+    )
+
+
+def test_demo_refuses_a_negative_text_posts_cap() -> None:
+    """A negative cap is a usage error naming the option, before any work."""
+    result = runner.invoke(app, ["demo", "--text-posts", "-1"])
+
+    assert result.exit_code == 2
+    assert "--text-posts" in result.output and "Traceback" not in result.output

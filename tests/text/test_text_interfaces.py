@@ -346,19 +346,10 @@ def test_page_with_posts_but_no_features_says_to_enrich(
     assert report.json()["detail"].startswith("post_text_features must exist")
 
 
-def test_demo_step_enriches_every_real_post_and_caps_the_simulator(
-    analyzer: TextAnalyzer,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """All Reddit posts, one of two simulated ones; real channels show by channel."""
+def _demo_posts() -> Any:
+    """A warehouse of three Reddit posts, two simulated ones and one of no source."""
     import ibis
 
-    import veedel.text as text_package
-    from veedel.cli.demo import DemoContext
-
-    monkeypatch.setattr(text_package, "TextAnalyzer", lambda: analyzer)
-    monkeypatch.setattr(text_cli, "DEMO_SIMULATED_POSTS", 1)
     con = ibis.duckdb.connect()
     posts = pd.DataFrame(
         {
@@ -378,9 +369,28 @@ def test_demo_step_enriches_every_real_post_and_caps_the_simulator(
         }
     )
     con.create_table("posts", posts)
+    return con
+
+
+def test_demo_step_enriches_every_real_post_and_caps_the_simulator(
+    analyzer: TextAnalyzer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """All Reddit posts, one of two simulated ones; real channels show by channel."""
+    import veedel.text as text_package
+    from veedel.cli.demo import DemoContext
+
+    monkeypatch.setattr(text_package, "TextAnalyzer", lambda: analyzer)
+    monkeypatch.setattr(text_cli, "DEMO_SIMULATED_POSTS", 1)
     ctx = DemoContext(
-        settings=get_settings(), warehouse=con, store=None, users=0, days=0, seed=0
-    )  # type: ignore[arg-type]
+        settings=get_settings(),
+        warehouse=_demo_posts(),
+        store=None,  # type: ignore[arg-type]
+        users=0,
+        days=0,
+        seed=0,
+    )
     text_cli.demo_step(ctx)
     enriched = ctx.results["text"]["enriched"]
     assert {s: r["n_enriched"] for s, r in enriched.items()} == {
@@ -396,6 +406,47 @@ def test_demo_step_enriches_every_real_post_and_caps_the_simulator(
     # One table row per source: posts enriched, failed (then seconds, rate).
     assert ["reddit", "3", "0"] in [row[:3] for row in rows]
     assert ["simulator", "1", "0"] in [row[:3] for row in rows]
+
+
+def test_demo_step_text_posts_caps_every_source_and_the_next_run_goes_on(
+    analyzer: TextAnalyzer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--text-posts 1: one post per source, real ones too; a second run takes
+    the next one of each, so four of the five posts with a source are done."""
+    import veedel.text as text_package
+    from veedel.cli.demo import DemoContext
+
+    monkeypatch.setattr(text_package, "TextAnalyzer", lambda: analyzer)
+    con = _demo_posts()
+    ctx = DemoContext(
+        settings=get_settings(),
+        warehouse=con,
+        store=None,  # type: ignore[arg-type]
+        users=0,
+        days=0,
+        seed=0,
+        text_posts=1,
+    )
+
+    text_cli.demo_step(ctx)
+    first = ctx.results["text"]
+    out = capsys.readouterr().out
+    text_cli.demo_step(ctx)
+    second = ctx.results["text"]
+
+    for run in (first, second):
+        assert {s: r["n_enriched"] for s, r in run["enriched"].items()} == {
+            "reddit": 1,
+            "simulator": 1,
+        }
+    assert (first["n_posts"], second["n_posts"]) == (2, 4)
+    enriched = con.table("post_text_features").post_id.execute()
+    assert sorted(enriched) == ["0", "1", "3", "4"]
+    assert "At most 1 new posts per source are enriched in this run" in out
+    assert "--text-posts 1" in out
+    assert "Every real post is enriched" not in out
 
 
 def test_cli_train_ner_and_eval_ner(tmp_path: Path, germeval_dev: Path) -> None:

@@ -29,7 +29,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class DemoContext:
-    """What every demo step gets: settings, the warehouse, the store, options."""
+    """What every demo step gets: settings, the warehouse, the store, options.
+
+    ``text_posts`` caps the posts the text step enriches per source in this
+    run; None keeps the step's default (every real post, and up to
+    ``DEMO_SIMULATED_POSTS`` simulated ones).
+    """
 
     settings: Settings
     warehouse: Any
@@ -37,6 +42,7 @@ class DemoContext:
     users: int
     days: int
     seed: int
+    text_posts: int | None = None
     results: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -78,14 +84,25 @@ def demo_command(
         bool, typer.Option("--serve/--no-serve", help="Serve the web app at the end.")
     ] = True,
     port: Annotated[int | None, typer.Option(help="Port of the web app.")] = None,
+    text_posts: Annotated[
+        int | None,
+        typer.Option(
+            help="Enrich at most this many new posts per source in this run "
+            "(default: every real post, and "
+            f"{text.DEMO_SIMULATED_POSTS:,} simulated ones).",
+            min=0,
+        ),
+    ] = None,
 ) -> None:
     """Build the demo warehouse, run every product, serve the web app.
 
     The warehouse in ./veedel-data is built from the bundled real data (a
     Stack Exchange community and Reddit city channels) and a simulated
-    community; it is checked, then every product runs on it.
+    community; it is checked, then every product runs on it. Enriching all
+    15,085 real posts takes minutes; --text-posts caps it for a quick look, and
+    a later run (or veedel text enrich) enriches the rest.
 
-    Example: veedel demo --users 5000 --no-serve
+    Example: veedel demo --users 5000 --text-posts 500 --no-serve
     """
     from veedel.api.state import open_store
     from veedel.warehouse import connect
@@ -99,6 +116,7 @@ def demo_command(
         users=users,
         days=days,
         seed=seed,
+        text_posts=text_posts,
     )
     failed = _run_steps(ctx)
     if failed:

@@ -325,8 +325,29 @@ DEMO_SIMULATED_POSTS = 3000
 SIMULATED_SOURCE = "simulator"
 
 
-def _demo_limit(source: str) -> int | None:
+def _demo_limit(source: str, text_posts: int | None) -> int | None:
+    """The most new posts of ``source`` the demo enriches in this run."""
+    if text_posts is not None:
+        return text_posts
     return DEMO_SIMULATED_POSTS if source == SIMULATED_SOURCE else None
+
+
+def _cap_note(text_posts: int | None, simulated: bool) -> str | None:
+    """The sentence that says which posts this demo run left for later."""
+    if text_posts is not None:
+        return (
+            f"At most {text_posts:,} new posts per source are enriched in this "
+            f"run (--text-posts {text_posts}); the rest wait for the next demo "
+            "run or veedel text enrich."
+        )
+    if not simulated:
+        return None
+    return (
+        "Every real post is enriched; the simulated community is capped at "
+        f"{DEMO_SIMULATED_POSTS:,} new posts per demo run (veedel text "
+        "enrich --source simulator --limit N enriches N more; without "
+        "--limit, all the rest, which takes many minutes)."
+    )
 
 
 def _enrichment_table(results: dict[str, Any]) -> Table:
@@ -355,10 +376,11 @@ def demo_step(ctx: DemoContext) -> None:
 
     Every post of the real sources (the Reddit city communities, the Stack
     Exchange) is enriched, and up to DEMO_SIMULATED_POSTS new posts of the
-    simulator, so the report shows the real posts next to simulated ones. The
-    report is printed per city, then the language mix and top nouns per
-    channel, where the real posts without a city (Stack Exchange, the country
-    subreddits) show too.
+    simulator, so the report shows the real posts next to simulated ones;
+    ``ctx.text_posts`` (``veedel demo --text-posts N``) caps every source at N
+    new posts instead. The report is printed per city, then the language mix
+    and top nouns per channel, where the real posts without a city (Stack
+    Exchange, the country subreddits) show too.
     """
     from veedel.text import TextAnalyzer, build_report, enrich_posts
 
@@ -377,17 +399,13 @@ def demo_step(ctx: DemoContext) -> None:
                 ctx.warehouse,
                 analyzer=analyzer,
                 sources=[source],
-                limit=_demo_limit(source),
+                limit=_demo_limit(source, ctx.text_posts),
                 progress=advance,
             )
     console.print(_enrichment_table(results))
-    if SIMULATED_SOURCE in results:
-        console.print(
-            "Every real post is enriched; the simulated community is capped at "
-            f"{DEMO_SIMULATED_POSTS:,} new posts per demo run (veedel text "
-            "enrich --source simulator --limit N enriches N more; without "
-            "--limit, all the rest, which takes many minutes)."
-        )
+    note = _cap_note(ctx.text_posts, SIMULATED_SOURCE in results)
+    if note:
+        console.print(note)
 
     report = build_report(ctx.warehouse, "city", n=5, max_groups=8)
     per_channel = build_report(ctx.warehouse, "channel_id", n=5, max_groups=12)
