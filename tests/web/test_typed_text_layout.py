@@ -71,3 +71,47 @@ def test_typed_text_wraps_and_stays_isolated(
         assert page.evaluate(width) == 1280
         assert page.inner_text("td.owner bdi") == OWNER
         browser.close()
+
+
+def _lines_of(page: Any, selector: str) -> list[int]:
+    """How many lines the text of each element matching ``selector`` takes."""
+    return list(
+        page.eval_on_selector_all(
+            selector,
+            """elements => elements.map(element => {
+                const range = document.createRange();
+                range.selectNodeContents(element);
+                const tops = new Set([...range.getClientRects()].map(r => r.top));
+                return tops.size;
+            })""",
+        )
+    )
+
+
+@pytest.mark.parametrize("width", [1280, 1024])
+def test_owner_addresses_stay_whole_in_the_list(
+    chromium: Path, server: LiveServer, width: int
+) -> None:
+    """Each owner sits on one line (the list wrapped anywhere and cut
+    'engagement@example.or|g'), while the 1,200-letter name still wraps in
+    its box and the page keeps its width."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), args=CHROMIUM_ARGS
+        )
+        page: Any = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(f"{server.url}/experiments")
+        page.fill("#username", "vera")
+        page.fill("#password", password_of("vera"))
+        page.click("button.primary")
+        page.wait_for_url(f"{server.url}/experiments")
+
+        owners = page.locator("td.owner bdi").all_inner_texts()
+        lines = dict(zip(owners, _lines_of(page, "td.owner bdi"), strict=True))
+        assert "growth@example.org" in lines
+        # An address has no space: one line, or it was cut inside a word.
+        assert all(lines[owner] == 1 for owner in owners if " " not in owner), lines
+        assert page.evaluate("document.documentElement.scrollWidth") == width
+        browser.close()
