@@ -193,3 +193,9 @@ def test_weekly_chart_axis_labels_do_not_overlap(
     spans = sorted((box["x"], box["x"] + box["width"]) for box in boxes if box)
     assert all(left[1] <= right[0] for left, right in itertools.pairwise(spans)), texts
     assert all(text.endswith(("2022", "2023", "2024", "2025")) for text in texts)
+
+    # On a phone the 640 px chart scrolls in its box; the page keeps its width.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.wait_for_selector('[data-spec-id="label-spec"][data-rendered="true"] svg')
+    assert page.evaluate("document.documentElement.scrollWidth") == 390

@@ -115,3 +115,35 @@ def test_owner_addresses_stay_whole_in_the_list(
         assert all(lines[owner] == 1 for owner in owners if " " not in owner), lines
         assert page.evaluate("document.documentElement.scrollWidth") == width
         browser.close()
+
+
+@pytest.mark.parametrize("path", ["/experiments", "/experiments/typed_text", "/text"])
+def test_pages_do_not_scroll_sideways_on_a_phone(
+    chromium: Path, server: LiveServer, artifacts_dir: Path, path: str
+) -> None:
+    """At 390 px neither the page nor the experiment list scrolls sideways:
+    the list shows one block per experiment, a chart scrolls in its box."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), args=CHROMIUM_ARGS
+        )
+        page: Any = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(f"{server.url}{path}")
+        page.fill("#username", "vera")
+        page.fill("#password", password_of("vera"))
+        page.click("button.primary")
+        page.wait_for_url(f"{server.url}{path}")
+        page.wait_for_load_state("networkidle")
+
+        name = path.strip("/").replace("/", "-")
+        page.screenshot(path=artifacts_dir / f"phone-{name}.png", full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") == 390
+        if path == "/experiments":
+            inner = page.eval_on_selector(
+                "#experiment-rows", "e => [e.scrollWidth, e.clientWidth]"
+            )
+            assert inner[0] <= inner[1]
+            assert _lines_of(page, "td.owner bdi")[0] == 1
+        browser.close()
