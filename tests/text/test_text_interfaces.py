@@ -480,3 +480,61 @@ def test_every_text_command_has_help_with_an_example(command: str) -> None:
     result = runner.invoke(cli_app, ["text", command, "--help"])
     assert result.exit_code == 0
     assert "Example: veedel text" in result.output
+
+
+def test_counts_have_thousands_separators_on_page_and_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1,200 posts read '1,200 enriched posts' and '1,200' in the tables of the
+    page and of the terminal report, never '1200'."""
+    import ibis
+
+    from veedel.text.enrich import FEATURES_SCHEMA, FEATURES_TABLE
+
+    path = tmp_path / "many.duckdb"
+    con = ibis.duckdb.connect(str(path))
+    ids = [f"p{i}" for i in range(1200)]
+    con.create_table(
+        "posts",
+        pd.DataFrame(
+            {
+                "post_id": ids,
+                "text": [""] * 1200,
+                "city": ["Berlin"] * 1200,
+                "channel_id": ["reddit:berlin"] * 1200,
+                "created_at": pd.to_datetime(["2024-01-01"] * 1200),
+            }
+        ),
+    )
+    features = pd.DataFrame(
+        {
+            "post_id": ids,
+            "language": ["de"] * 1200,
+            "language_confidence": [0.9] * 1200,
+            "nouns": [["Spree"] for _ in ids],
+            "entities": [[] for _ in ids],
+            "label": ["humour"] * 1200,
+            "label_confidence": [0.5] * 1200,
+            "enriched_at": pd.to_datetime(["2024-02-01"] * 1200),
+        }
+    )
+    con.create_table(FEATURES_TABLE, features, schema=FEATURES_SCHEMA)
+    con.disconnect()
+    url = f"duckdb://{path}"
+    monkeypatch.setenv("VEEDEL_WAREHOUSE_URL", url)
+    app = create_app(get_settings())
+    add_user(app.state.store, "vera", "vera-password", "viewer")
+    headers = {"Authorization": f"Bearer {create_token(app.state.store, 'vera')}"}
+    with TestClient(app, base_url="https://testserver") as http:
+        page = http.get("/text", headers=headers).text
+
+    assert "1,200 enriched posts" in page
+    assert '<td class="num">1,200</td>' in page
+    assert "de 100.0 % (1,200)" in page and "Spree (1,200)" in page
+    assert "1200" not in page.replace('"n": 1200', "")
+
+    cli = runner.invoke(cli_app, ["text", "report", "-w", url], env={"COLUMNS": "120"})
+    assert cli.exit_code == 0, cli.output
+    assert "1,200 enriched posts" in cli.output
+    assert "Spree (1,200)" in cli.output
+    assert "1200" not in cli.output

@@ -231,7 +231,7 @@ def _decide_on_primary(
             sentences,
             "Keep the control, or run longer or on more users to test again.",
         )
-    about = f"about {left} more days" if left is not None else "more time"
+    about = f"about {left:,} more days" if left is not None else "more time"
     return Verdict(
         "keep_running",
         f"Keep running: no clear effect yet; {about} to reach the planned power.",

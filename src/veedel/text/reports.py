@@ -300,7 +300,7 @@ class TextReport:
         from rich.console import Group
         from rich.table import Table
 
-        parts: list[Any] = [f"[bold]{self.n_posts}[/] enriched posts"]
+        parts: list[Any] = [f"[bold]{self.n_posts:,}[/] enriched posts"]
         shares = (
             ("Languages", "language", self.languages),
             ("Content labels (all weeks)", "label", self.label_totals()),
@@ -311,7 +311,9 @@ class TextReport:
             table.add_column("posts", justify="right")
             table.add_column("share", justify="right")
             for row in frame.to_dict(orient="records"):
-                table.add_row(str(row[key]), str(row["n"]), f"{row['share']:.1%}")
+                table.add_row(
+                    str(row[key]), f"{int(row['n']):,}", f"{row['share']:.1%}"
+                )
             parts.append(table)
 
         parts.append(self.languages_by_table())
@@ -330,7 +332,7 @@ class TextReport:
         table.add_column(kind)
         for group, rows in frame.groupby("group", sort=True):
             terms = ", ".join(
-                f"{t} ({c})" for t, c in zip(rows.term, rows.n, strict=True)
+                f"{t} ({int(c):,})" for t, c in zip(rows.term, rows.n, strict=True)
             )
             table.add_row(str(group), terms)
         return table
@@ -356,7 +358,7 @@ class TextReport:
         table.add_column("languages (share of the group's posts)")
         for group, n, shares in self.language_rows():
             mix = ", ".join(f"{lang} {_percent(share)}" for lang, _, share in shares)
-            table.add_row(group, str(n), mix)
+            table.add_row(group, f"{n:,}", mix)
         return table
 
 

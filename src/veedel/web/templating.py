@@ -17,6 +17,8 @@ __all__ = ["NAV", "render", "templates"]
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATE_DIR)
 templates.env.filters["tojson_pretty"] = lambda value: json.dumps(value, indent=2)
+# Counts shown to people get thousands separators: 18,085 posts, 1,403 days.
+templates.env.filters["count"] = lambda value: f"{int(value):,}"
 
 # The navigation bar: (label, path). Products add their pages here.
 NAV: list[tuple[str, str]] = [
