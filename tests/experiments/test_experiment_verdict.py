@@ -276,3 +276,43 @@ def test_explanation_drops_the_label_the_page_shows_above_it(
     from veedel.experiments.results import Verdict
 
     assert Verdict(decision, sentence).explanation == explanation  # type: ignore[arg-type]
+
+
+def test_ship_names_a_guardrail_whose_interval_reaches_past_its_margin(
+    tiny_definition: ExperimentDefinition, library: MetricLibrary
+) -> None:
+    """Not significantly worse is not shown to hold: Ship, with the guardrail named.
+
+    Reports (decrease is good, margin 10 %) at -5 % to +65 %: no breach (the
+    interval does not lie past +10 %), but its upper end is past the margin.
+    """
+    overall = [
+        _result("sessions_per_user", "primary", "better", (0.03, 0.09)),
+        replace(_guardrail(library, (-0.05, 0.65)), name="Reports per user"),
+    ]
+    verdict = decide(tiny_definition, library, overall, HEALTHY, _cells(19, 1000))
+    assert verdict.decision == "ship"
+    assert verdict.sentence == (
+        "Ship: Sessions per user improved and no guardrail got significantly"
+        " worse, but Reports per user may still be worse by more than its margin."
+    )
+    assert verdict.reasons == (
+        "sessions_per_user sentence.",
+        "reports_per_user sentence.",
+    )
+    assert verdict.what_to_do.startswith("Look at Reports per user before")
+
+
+def test_ship_is_plain_when_every_guardrail_interval_stays_inside_its_margin(
+    tiny_definition: ExperimentDefinition, library: MetricLibrary
+) -> None:
+    """Reports at -8 % to +10 % (the margin, not past it): the plain Ship sentence."""
+    overall = [
+        _result("sessions_per_user", "primary", "better", (0.03, 0.09)),
+        _guardrail(library, (-0.08, 0.1)),
+    ]
+    verdict = decide(tiny_definition, library, overall, HEALTHY, _cells(19, 1000))
+    assert verdict.sentence == (
+        "Ship: Sessions per user improved and no guardrail was hurt."
+    )
+    assert verdict.what_to_do == ""

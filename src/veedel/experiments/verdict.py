@@ -8,7 +8,10 @@ The rule, in order (configurable through ``analysis.decision``):
 3. a guardrail significantly worse beyond its non-inferiority margin (when
    ``guardrails_must_hold``): **Don't ship**;
 4. at least one primary metric significantly better (``primary: any``; every
-   one with ``primary: all``) and none significantly worse: **Ship**;
+   one with ``primary: all``) and none significantly worse: **Ship**; a
+   guardrail whose interval still reaches past its margin in the bad direction
+   (not shown to hold, only not shown to fail) is named in the sentence and in
+   what to do;
 5. a primary metric significantly worse: **Don't ship**;
 6. nothing significant and the planned power reached, or the end date (plus
    the longest primary window) passed: **Don't ship** (no effect worth
@@ -168,7 +171,48 @@ def decide(
             tuple(item.sentence for item in breached),
             "Find out why the guardrail moved before trying again.",
         )
-    return _decide_on_primary(definition, library, primary, cells)
+    return _decide_on_primary(definition, library, primary, guardrails, cells)
+
+
+def _unsettled(item: MetricResult) -> bool:
+    """A guardrail whose interval reaches past its margin in the bad direction."""
+    lower, upper = item.relative_ci_lower, item.relative_ci_upper
+    if lower is None or upper is None:
+        if item.margin > 0:
+            return False
+        lower, upper = item.absolute_ci_lower, item.absolute_ci_upper
+    if lower is None or upper is None:
+        return False
+    if item.direction == "increase":
+        return lower < -item.margin
+    return upper > item.margin
+
+
+def _ship(
+    better: list[MetricResult],
+    definition: ExperimentDefinition,
+    primary: list[MetricResult],
+    guardrails: list[MetricResult],
+) -> Verdict:
+    reasons, first = _leading(better, primary), _named(better[0], definition)
+    unsettled = [item for item in guardrails if _unsettled(item)]
+    if not unsettled:
+        return Verdict(
+            "ship",
+            f"Ship: {first} improved and no guardrail was hurt.",
+            reasons,
+        )
+    # Not significantly worse is not shown to be safe: say which guardrail's
+    # interval still allows more harm than its margin.
+    names = ", ".join(_named(item, definition) for item in unsettled)
+    return Verdict(
+        "ship",
+        f"Ship: {first} improved and no guardrail got"
+        f" significantly worse, but {names} may still be worse by more than"
+        " its margin.",
+        (*reasons, *(item.sentence for item in unsettled)),
+        f"Look at {names} before shipping; more users would narrow its interval.",
+    )
 
 
 def _named(item: MetricResult, definition: ExperimentDefinition) -> str:
@@ -191,6 +235,7 @@ def _decide_on_primary(
     definition: ExperimentDefinition,
     library: MetricLibrary,
     primary: list[MetricResult],
+    guardrails: list[MetricResult],
     cells: Cells,
 ) -> Verdict:
     sentences = tuple(item.sentence for item in primary)
@@ -198,12 +243,7 @@ def _decide_on_primary(
     better = [item for item in primary if item.outcome == "better"]
     wanted = len(primary) if definition.analysis.decision.primary == "all" else 1
     if len(better) >= wanted and not worse:
-        return Verdict(
-            "ship",
-            f"Ship: {_named(better[0], definition)} improved and no guardrail"
-            " was hurt.",
-            _leading(better, primary),
-        )
+        return _ship(better, definition, primary, guardrails)
     if worse:
         return Verdict(
             "dont_ship",
