@@ -43,27 +43,16 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
     monkeypatch.setenv("VEEDEL_DATA_DIR", str(tmp_path / "veedel-data"))
     monkeypatch.setenv("VEEDEL_CONFIG", str(tmp_path / "veedel.toml"))
+    # Rich wraps at the terminal's width, which differs between a developer's
+    # terminal and CI; every console reads COLUMNS, so output is the same here.
+    monkeypatch.setenv("COLUMNS", "80")
 
 
 @pytest.fixture
-def veedel_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    """``caplog`` that sees veedel's INFO records even after a CLI command ran
-    (the CLI's logging set-up stops them from reaching the root logger, and
-    JSON output disables INFO)."""
-    root = logging.getLogger("veedel")
-    level, propagate = root.level, root.propagate
-    disabled = logging.root.manager.disable
-    # The handler on veedel's logger, and no propagation: each record once.
-    # A CLI command with JSON output disables INFO for the whole process.
-    root.addHandler(caplog.handler)
-    root.setLevel(logging.INFO)
-    root.propagate = False
-    logging.disable(logging.NOTSET)
-    yield caplog
-    root.removeHandler(caplog.handler)
-    root.setLevel(level)
-    root.propagate = propagate
-    logging.disable(disabled)
+def veedel_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """``caplog`` that sees veedel's INFO records."""
+    caplog.set_level(logging.INFO, logger="veedel")
+    return caplog
 
 
 @pytest.fixture

@@ -193,3 +193,28 @@ def test_demo_refuses_a_negative_text_posts_cap() -> None:
 
     assert result.exit_code == 2
     assert "--text-posts" in result.output and "Traceback" not in result.output
+
+
+def test_a_command_leaves_the_process_logging_as_it_found_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After a command, even one with JSON output that hides INFO, veedel's
+    logger has its old handlers, level and propagation, nothing is disabled,
+    and a test's caplog sees veedel's records again."""
+    import logging
+
+    logger = logging.getLogger("veedel")
+    before = (list(logger.handlers), logger.level, logger.propagate)
+    warehouse = f"duckdb://{tmp_path / 'w.duckdb'}"
+
+    # --format json hides INFO; the bad --weights ends the command early.
+    plan = ["experiments", "plan", "-m", "x", "-f", "json", "--weights", "a"]
+    failed = runner.invoke(app, [*plan, "--warehouse", warehouse])
+    runner.invoke(app, ["-v", "users", "list"])
+
+    assert failed.exit_code == 2 and "--weights" in failed.output
+    assert (list(logger.handlers), logger.level, logger.propagate) == before
+    assert logging.root.manager.disable == logging.NOTSET
+    with caplog.at_level(logging.INFO, logger="veedel"):
+        logging.getLogger("veedel.test").info("still heard")
+    assert [r.getMessage() for r in caplog.records] == ["still heard"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -23,6 +22,7 @@ from rich.text import Text
 
 from veedel.cli.console import console
 from veedel.errors import InputError
+from veedel.log import quiet_info
 from veedel.settings import get_settings
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ def _store_engine(store: str | None) -> Any:
 def _quiet_stdout(machine_output: bool) -> None:
     """Keep INFO logs off stdout when stdout carries JSON, CSV or HTML."""
     if machine_output:
-        logging.disable(logging.INFO)
+        quiet_info()
 
 
 def _warehouse(url: str | None) -> Any:

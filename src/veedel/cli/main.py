@@ -79,6 +79,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show debug output.")
     ] = False,
@@ -90,7 +91,9 @@ def main(
     ] = False,
 ) -> None:
     """veedel: experiments, segments, image filter, text analytics and more."""
-    configure_logging(verbose, err_console, _configured_log_level())
+    # Put the caller's logging back when the command ends: a test session or
+    # a notebook that runs several commands must not inherit this one's.
+    ctx.call_on_close(configure_logging(verbose, err_console, _configured_log_level()))
 
 
 def _configured_log_level() -> str:
