@@ -125,3 +125,47 @@ def test_every_ingest_command_has_an_example() -> None:
         result = runner.invoke(app, ["ingest", command, "--help"])
         assert result.exit_code == 0
         assert "Example: veedel ingest" in result.output
+
+
+def test_a_reddit_ingest_leaves_a_warehouse_that_passes_the_check(
+    tmp_path: Path,
+) -> None:
+    """A Reddit export fills only channels and posts; the ingest still creates
+    every other canonical table, empty, so the check finds the whole model."""
+    from veedel.warehouse.schema import CANONICAL_TABLES
+
+    url = f"duckdb://{tmp_path / 'w.duckdb'}"
+    reddit = str(bundled("reddit_geo") / "berlin.csv")
+
+    ingested = runner.invoke(app, ["ingest", "reddit", reddit, "-w", url])
+    checked = runner.invoke(app, ["warehouse", "check", "-w", url, "-f", "json"])
+
+    assert ingested.exit_code == 0, ingested.output
+    assert checked.exit_code == 0, checked.output
+    con = connect(url)
+    assert set(CANONICAL_TABLES) <= set(con.list_tables())
+    counts = {name: con.table(name).count().execute() for name in CANONICAL_TABLES}
+    assert counts == {
+        "users": 0, "channels": 1, "posts": 1000, "votes": 0,
+        "events": 0, "assignments": 0, "exposures": 0,
+    }  # fmt: skip
+    assert "missing_table" not in checked.output
+
+
+def test_the_check_says_how_to_create_a_missing_table(tmp_path: Path) -> None:
+    """A warehouse built elsewhere without users: the error names the fix."""
+    url = f"duckdb://{tmp_path / 'w.duckdb'}"
+    con = connect(url)
+    con.raw_sql("CREATE TABLE posts (post_id VARCHAR)")
+    con.disconnect()
+
+    checked = runner.invoke(app, ["warehouse", "check", "-w", url, "-f", "json"])
+
+    assert checked.exit_code == 1
+    users = next(
+        v for v in _json(checked.output)["violations"] if v["table"] == "users"
+    )
+    assert users["code"] == "missing_table"
+    assert (
+        "`veedel ingest`, which creates every table of the model" in (users["message"])
+    )

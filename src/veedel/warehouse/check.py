@@ -260,11 +260,16 @@ class _Checker:
         elif name in OPTIONAL_TABLES:
             message = (
                 f"The optional table {name} is absent; products that need it"
-                " will say so."
+                " will say so. An ingest or `veedel simulate` creates it, empty"
+                " when the source has no such rows."
             )
             self._add("missing_optional_table", name, None, 1, message, example)
         else:
-            message = f"The table {name} is absent; every product reads it."
+            message = (
+                f"The table {name} is absent; every product reads it. Create it"
+                " with the columns of docs/data-model.md, or load the data with"
+                " `veedel ingest`, which creates every table of the model."
+            )
             self._add("missing_table", name, None, 1, message, example)
 
     def _check_columns(self, name: str) -> None:

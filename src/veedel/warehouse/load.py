@@ -113,6 +113,11 @@ class StagedLoad:
         Key columns of tables outside the canonical model (for example the
         simulator's ``truth_*`` tables); their schema is taken from the first
         batch staged. Canonical tables always use their canonical key.
+    whole_model
+        Also create, empty and in the same transaction, every canonical table
+        the warehouse lacks, so that a warehouse veedel built always holds the
+        whole data model (ingest does this; products writing their own tables
+        do not).
 
     Examples
     --------
@@ -126,8 +131,15 @@ class StagedLoad:
     {'channels': 2}
     """
 
-    def __init__(self, con: Any, *, keys: Mapping[str, Sequence[str]] | None = None):
+    def __init__(
+        self,
+        con: Any,
+        *,
+        keys: Mapping[str, Sequence[str]] | None = None,
+        whole_model: bool = False,
+    ):
         self.con = con
+        self.whole_model = whole_model
         self._extra_keys = {name: tuple(cols) for name, cols in (keys or {}).items()}
         self._schemas: dict[str, pa.Schema] = {}
         self._stages: dict[str, str] = {}
@@ -206,6 +218,8 @@ class StagedLoad:
             for table in order:
                 with self._engine_step(table):
                     written[table] = self._write(table)
+            if self.whole_model:
+                self._create_missing_tables()
             self._execute("COMMIT")
         except BaseException:
             with contextlib.suppress(Exception):
@@ -320,6 +334,13 @@ class StagedLoad:
         self._execute(f"INSERT INTO {target} ({columns}) {select}")
         return int(count[0])
 
+    def _create_missing_tables(self) -> None:
+        """Create the canonical tables nothing was staged for, empty."""
+        for table in CANONICAL_TABLES:
+            if table not in self._stages:
+                with self._engine_step(table):
+                    self._execute(self._create_sql(table, TABLES[table].schema))
+
     def _create_sql(self, table: str, schema: Schema) -> str:
         dialect = self.con.dialect
         create = sge.Create(
@@ -367,6 +388,7 @@ def load(
     batches: Iterable[tuple[str, pa.RecordBatch | pa.Table]],
     *,
     keys: Mapping[str, Sequence[str]] | None = None,
+    whole_model: bool = False,
 ) -> dict[str, int]:
     """Write ``(table, batch)`` pairs to the warehouse; returns rows written.
 
@@ -384,13 +406,16 @@ def load(
         a generator, consumed once.
     keys
         Key columns of non-canonical tables (see :class:`StagedLoad`).
+    whole_model
+        Also create every missing canonical table, empty (see
+        :class:`StagedLoad`).
 
     Returns
     -------
     dict
         Rows written per table.
     """
-    with StagedLoad(con, keys=keys) as staged:
+    with StagedLoad(con, keys=keys, whole_model=whole_model) as staged:
         for table, batch in batches:
             staged.stage(table, batch)
         return staged.commit()

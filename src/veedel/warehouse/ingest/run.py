@@ -60,7 +60,7 @@ class IngestRun:
     ) -> None:
         self.skip_bad_rows = skip_bad_rows
         self.summary = IngestSummary(source=source, rejects_path=rejects)
-        self._loader = StagedLoad(con)
+        self._loader = StagedLoad(con, whole_model=True)
         self._sink = RejectSink(rejects) if rejects is not None else None
         self._buffers: dict[str, list[dict[str, Any]]] = {}
 
