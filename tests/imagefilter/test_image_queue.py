@@ -86,6 +86,35 @@ def test_abandoned_claim_returns_after_the_lease(sqlite_engine: Engine) -> None:
         queue.decide(item, "anna", "approve", token=held.token)
 
 
+def test_a_refused_decision_names_the_rule_it_broke(sqlite_engine: Engine) -> None:
+    """A wrong token for an item maria holds says the token is wrong, not that
+    maria must hold it; someone else's item and a decided one say so too."""
+    queue = _queue(sqlite_engine)
+    mine, theirs = fill(queue, 2)
+    claim = queue.claim("maria")
+    assert claim is not None and claim.item_id == mine
+    assert queue.claim("ben") is not None
+
+    with pytest.raises(ClaimConflict) as wrong_token:
+        queue.decide(mine, "maria", "approve", token="0" * 32)
+    with pytest.raises(ClaimConflict) as not_held:
+        queue.decide(theirs, "maria", "approve")
+    queue.decide(mine, "maria", "approve", token=claim.token)
+    with pytest.raises(ClaimConflict) as decided:
+        queue.decide(mine, "maria", "reject")
+
+    assert str(wrong_token.value).startswith(
+        f"token must be the token of maria's current claim on item {mine}"
+    )
+    assert "held by" not in str(wrong_token.value)
+    assert str(not_held.value).startswith(
+        "item must be held by maria; another reviewer holds it"
+    )
+    assert str(decided.value).startswith(
+        "item must still be open; it was already decided"
+    )
+
+
 def test_release_gives_the_item_back(sqlite_engine: Engine) -> None:
     """A released item can be claimed by someone else at once."""
     queue = _queue(sqlite_engine)

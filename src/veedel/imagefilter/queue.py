@@ -421,12 +421,7 @@ class ReviewQueue:
                 .execution_options(synchronize_session=False)
             )
             if closed.rowcount != 1:  # type: ignore[attr-defined]
-                raise ClaimConflict(
-                    "item",
-                    f"must be open and held by {reviewer}",
-                    item_id,
-                    fix="Claim the next item with GET /api/v1/review/next.",
-                )
+                raise _decide_conflict(item, reviewer, token)
             decision = ReviewDecision(
                 item_id=item_id,
                 reviewer=reviewer,
@@ -613,3 +608,26 @@ def _insert_key(
         return True
     inserted = session.execute(statement.returning(DecisionKey.decision_id))
     return inserted.first() is not None
+
+
+def _decide_conflict(
+    item: ReviewItem, reviewer: str, token: str | None
+) -> ClaimConflict:
+    """The rule a refused decision broke, read from the item as it stands."""
+    fix = "Claim the next item with GET /api/v1/review/next."
+    if item.status != "open":
+        return ClaimConflict(
+            "item", "must still be open; it was already decided", item.id, fix=fix
+        )
+    if item.claimed_by != reviewer:
+        holder = "nobody" if item.claimed_by is None else "another reviewer"
+        return ClaimConflict(
+            "item", f"must be held by {reviewer}; {holder} holds it", item.id, fix=fix
+        )
+    return ClaimConflict(
+        "token",
+        f"must be the token of {reviewer}'s current claim on item {item.id} (one"
+        " from an older claim or from another item is refused)",
+        token,
+        fix="Send the token that GET /api/v1/review/next returned with this item.",
+    )
