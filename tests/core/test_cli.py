@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -218,3 +220,39 @@ def test_a_command_leaves_the_process_logging_as_it_found_it(
     with caplog.at_level(logging.INFO, logger="veedel"):
         logging.getLogger("veedel.test").info("still heard")
     assert [r.getMessage() for r in caplog.records] == ["still heard"]
+
+
+def _commands(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*path, name))
+        else:
+            yield (*path, name)
+
+
+def test_every_bracketed_default_in_an_option_help_is_shown() -> None:
+    """An option's help such as "Images per model call [images.batch_size]."
+    is shown whole: Rich markup must not eat the bracket and leave "call ."."""
+    import typer.main
+
+    def squeezed(text: str) -> str:
+        return "".join(text.replace("│", " ").split())
+
+    root = typer.main.get_command(app)
+    checked = 0
+    for path in _commands(root):
+        command: Any = root
+        for name in path:
+            command = command.commands[name]
+        helps = [
+            param.help.replace("\\[", "[")
+            for param in command.params
+            if "[" in (getattr(param, "help", None) or "")
+        ]
+        if not helps:
+            continue
+        shown = squeezed(runner.invoke(app, [*path, "--help"]).output)
+        for text in helps:
+            assert squeezed(text) in shown, (path, text)
+            checked += 1
+    assert checked >= 6

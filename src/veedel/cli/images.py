@@ -52,7 +52,7 @@ class OutputFormat(StrEnum):
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 SurfaceOption = Annotated[
     str | None,
-    typer.Option(help="Surface whose thresholds apply [images.default_surface]."),
+    typer.Option(help="Surface whose thresholds apply \\[images.default_surface]."),
 ]
 
 
@@ -98,7 +98,7 @@ def scan_command(
     ] = OutputFormat.csv,
     surface: SurfaceOption = None,
     batch_size: Annotated[
-        int | None, typer.Option(help="Images per model call [images.batch_size].")
+        int | None, typer.Option(help="Images per model call \\[images.batch_size].")
     ] = None,
     resume: Annotated[
         bool,

@@ -50,7 +50,7 @@ DetectorOption = Annotated[
     Detector | None,
     typer.Option(
         "--detector",
-        help="Language detector (default: [text] language_detector, lingua).",
+        help="Language detector (default: \\[text] language_detector, lingua).",
         case_sensitive=False,
     ),
 ]
@@ -175,7 +175,7 @@ def train_labels_command(
         Path | None,
         typer.Option(
             help="Where to write the classifier "
-            "[<data_dir>/text/label_model.npz or [text] label_model_path]."
+            "[<data_dir>/text/label_model.npz or \\[text] label_model_path]."
         ),
     ] = None,
     folds: Annotated[int, typer.Option(help="Cross-validation folds.", min=2)] = 5,
@@ -277,7 +277,7 @@ def train_ner_command(
     corpus: CorpusArgument,
     output: Annotated[
         Path | None,
-        typer.Option(help="Model folder [the one inside the package]."),
+        typer.Option(help="Model folder \\[the one inside the package]."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     max_epochs: Annotated[int, typer.Option(help="Passes over the data.", min=1)] = 20,
@@ -303,7 +303,7 @@ def train_ner_command(
 def eval_ner_command(
     corpus: CorpusArgument,
     model: Annotated[
-        Path | None, typer.Option(help="Model folder [the one inside the package].")
+        Path | None, typer.Option(help="Model folder \\[the one inside the package].")
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
