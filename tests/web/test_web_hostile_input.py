@@ -99,12 +99,19 @@ def test_create_refuses_a_text_where_a_boolean_belongs(
 def test_a_huge_field_is_not_echoed_back(
     client: TestClient, app: FastAPI, editor: str
 ) -> None:
-    """A 2 MB name gets a short 422 (the answer used to send the 2 MB back)."""
-    text = json.dumps(_experiment(name="x" * 2_000_000))
+    """A 500 kB name gets a short 422 (the answer used to send it all back);
+    a 2 MB body is past the request limit, a short 413."""
+    text = json.dumps(_experiment(name="x" * 500_000))
     answer = _post_raw(client, "/api/v1/experiments", text, editor)
     assert answer.status_code == 422
     assert len(answer.content) < 1000
-    assert answer.json()["detail"][0]["input"].endswith("(2000000 characters)")
+    assert answer.json()["detail"][0]["input"].endswith("(500000 characters)")
+
+    text = json.dumps(_experiment(name="x" * 2_000_000))
+    answer = _post_raw(client, "/api/v1/experiments", text, editor)
+    assert answer.status_code == 413
+    assert len(answer.content) < 1000
+    assert answer.json()["code"] == "too_large"
     assert "hostile_probe" not in _stored(app)
 
 
