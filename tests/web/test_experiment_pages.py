@@ -352,3 +352,38 @@ def test_unhealthy_result_withholds_the_verdict(
     listed = text_of(client.get("/experiments", params={"status": "Unhealthy"}).text)
     assert "A/A check" in listed
     assert "Showing 1 of 1 matching experiment (2 in all)." in listed
+
+
+def test_a_metric_not_computed_shows_its_reason_in_words_only(
+    client: TestClient, app: FastAPI, viewer: str, analysed: Analysed
+) -> None:
+    """The row's sentence explains why; the reason code (snake_case, kept in
+    the JSON) is not printed after it."""
+    import dataclasses
+
+    from veedel.experiments.sentences import metric_sentence
+    from veedel.experiments.stats import explain
+    from veedel.experiments.store import save_result
+
+    _, result = analysed["aa_check"]
+    first = dataclasses.replace(
+        result.metrics[0],
+        outcome="not_computed",
+        absolute_effect=None,
+        p_value=None,
+        reason="non_finite_input",
+    )
+    first = dataclasses.replace(
+        first,
+        sentence=metric_sentence(
+            first, alpha=0.05, sequential=False, reason_text=explain(first.reason)
+        ),
+    )
+    metrics = (first, *result.metrics[1:])
+    save_result(app.state.store, dataclasses.replace(result, metrics=metrics))
+
+    page = client.get("/experiments/aa_check")
+    assert page.status_code == 200
+    assert html.escape(first.sentence, quote=False) in page.text
+    assert "The input holds a missing or infinite value" in first.sentence
+    assert "non_finite_input" not in page.text
