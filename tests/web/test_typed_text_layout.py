@@ -117,12 +117,15 @@ def test_owner_addresses_stay_whole_in_the_list(
         browser.close()
 
 
-@pytest.mark.parametrize("path", ["/experiments", "/experiments/typed_text", "/text"])
+@pytest.mark.parametrize(
+    "path",
+    ["/experiments", "/experiments/typed_text", "/experiments/onboarding_checklist"],
+)
 def test_pages_do_not_scroll_sideways_on_a_phone(
     chromium: Path, server: LiveServer, artifacts_dir: Path, path: str
 ) -> None:
-    """At 390 px neither the page nor the experiment list scrolls sideways:
-    the list shows one block per experiment, a chart scrolls in its box."""
+    """At 390 px neither the page, the experiment list nor a metric table
+    scrolls sideways: one block per experiment and per metric."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -146,4 +149,12 @@ def test_pages_do_not_scroll_sideways_on_a_phone(
             )
             assert inner[0] <= inner[1]
             assert _lines_of(page, "td.owner bdi")[0] == 1
+        boxes = page.eval_on_selector_all(
+            "table.metrics",
+            "ts => ts.map(t => t.closest('.card'))"
+            ".map(c => c.scrollWidth <= c.clientWidth)",
+        )
+        assert boxes == [True] * len(boxes)
+        if path.endswith("onboarding_checklist"):
+            assert len(boxes) >= 2
         browser.close()
