@@ -256,3 +256,21 @@ def test_every_bracketed_default_in_an_option_help_is_shown() -> None:
             assert squeezed(text) in shown, (path, text)
             checked += 1
     assert checked >= 6
+
+
+def test_serve_on_a_port_in_use_says_so_before_promising_to_serve() -> None:
+    """A port another program holds is a message naming it and exit code 2,
+    and "Serving on" is not printed first."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["serve", "--port", str(port)])
+
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert f"--port must be free, but port {port} is in use" in text
+    assert "Choose another with --port." in text
+    assert "Serving on" not in result.output

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import secrets
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -33,12 +36,47 @@ def serve_app(settings: Settings, demo_account: bool = False) -> None:
         console.print(
             f"[bold yellow]Warning:[/] {warning}", highlight=False, soft_wrap=True
         )
+    # Bind before saying "Serving on": a port in use is a message, not
+    # uvicorn's bare "address already in use" after a promise to serve.
+    sock = _bound_socket(settings.host, settings.port)
     if demo_account:
         _announce_demo_account(settings)
     console.print(
         f"Serving on http://{settings.host}:{settings.port}  (Ctrl+C to stop)"
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level="warning"
+    )
+    # uvicorn re-raises the Ctrl+C it caught once it has shut down; stopping
+    # the server that way is the normal end, exit code 0.
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run(sockets=[sock])
+
+
+def _bound_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host``:``port``, for uvicorn to listen on."""
+    from veedel.errors import InputError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise InputError(
+                "--port",
+                f"must be free, but port {port} is in use",
+                port,
+                fix="Choose another with --port.",
+            ) from None
+        raise InputError(
+            "--host",
+            f"must be an address of this machine to listen on ({exc.strerror})",
+            host,
+        ) from None
+    return sock
 
 
 def _announce_demo_account(settings: Settings) -> None:
