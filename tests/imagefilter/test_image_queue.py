@@ -306,10 +306,12 @@ def _crash_check(engine: Engine, url: str) -> None:
     (item,) = fill(queue, 1)
     assert queue.claim("anna") is not None
 
-    context = multiprocessing.get_context("fork")
+    # Spawn, not fork: a forked copy of a busy test worker can inherit a lock
+    # held by one of its threads and hang before it gets to decide.
+    context = multiprocessing.get_context("spawn")
     process = context.Process(target=decide_then_crash, args=(url, item, "anna"))
     process.start()
-    process.join(60)
+    process.join(600)
 
     assert process.exitcode == 17
     with session_scope(engine) as session:
