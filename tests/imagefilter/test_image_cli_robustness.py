@@ -55,10 +55,16 @@ def test_resume_into_a_corrupted_output_is_refused_untouched(
 
 
 def test_scan_output_that_is_a_folder(one_photo: Path, tmp_path: Path) -> None:
-    """--out naming a folder: exit 2, not an IsADirectoryError."""
-    code, output = _run("scan", str(one_photo), "--out", str(tmp_path))
+    """--out naming a folder: exit 2 saying --out must be a file path and
+    suggesting one in that folder, with no --restart advice (it cannot help)."""
+    for resume in ("--resume", "--restart"):
+        code, output = _run("scan", str(one_photo), "--out", str(tmp_path), resume)
 
-    assert code == 2, output
+        assert code == 2, output
+        assert "--out must be a file path, not a folder" in output
+        assert f"e.g. {tmp_path / 'scores.csv'}" in output
+        assert "restart" not in output
+        assert tmp_path.is_dir()
 
 
 def test_scan_output_in_a_missing_folder(one_photo: Path, tmp_path: Path) -> None:
@@ -73,14 +79,19 @@ def test_scan_output_in_a_missing_folder(one_photo: Path, tmp_path: Path) -> Non
 
 
 def test_scan_of_an_empty_folder(tmp_path: Path) -> None:
-    """An empty folder scans nothing and says so."""
+    """An empty folder scans nothing and says so in one line, exit 0, instead of
+    an empty outcome table."""
     (tmp_path / "empty").mkdir()
     out = tmp_path / "scores.csv"
 
     code, output = _run("scan", str(tmp_path / "empty"), "--out", str(out))
 
     assert code == 0, output
-    assert "0 scanned" in output
+    # The console wraps long paths, so the line is checked in its parts.
+    assert "No images found in" in output
+    assert "(looked for .gif, .jpeg, .jpg, .png, .webp files" in output
+    assert "outcome" not in output
+    assert "0 scanned" not in output
 
 
 @pytest.mark.parametrize(

@@ -161,6 +161,15 @@ def scan_command(
             on_start=started,
         )
 
+    if scanned + skipped == 0:
+        from veedel.imagefilter.evaluation import IMAGE_SUFFIXES
+
+        kinds = ", ".join(sorted(IMAGE_SUFFIXES))
+        console.print(
+            f"No images found in {escape(str(folder))} "
+            f"(looked for {kinds} files, subfolders included)."
+        )
+        return
     console.print(f"{scanned} scanned, {skipped} already in {out}")
     table = Table()
     table.add_column("outcome")

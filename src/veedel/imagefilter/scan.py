@@ -298,7 +298,12 @@ def scan_folder(
     """
     files = image_files(root)
     if out.is_dir():
-        raise _not_a_scan_output(out, "must be a file, not a folder")
+        raise InputError(
+            "--out",
+            "must be a file path, not a folder",
+            str(out),
+            fix=f"Name a file in it, e.g. {out / 'scores.csv'}.",
+        )
     if not out.parent.is_dir():
         raise InputError(
             "output",
