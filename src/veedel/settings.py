@@ -55,7 +55,6 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     secret_key: str | None = None
-    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     #: Largest JSON or form request body the web app reads (1 MiB); an image
     #: upload has its own limit, ``[images] max_bytes``.
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)

@@ -141,3 +141,42 @@ def test_the_image_upload_keeps_its_own_limit(client: TestClient) -> None:
     )
     assert answer.status_code == 400
     assert answer.json()["code"] == "bad_multipart"
+
+
+def test_a_browser_upload_past_the_image_limit_stops_at_the_csrf_check(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A signed-in browser's multipart post without the CSRF header is read by
+    the sign-in check, in front of the endpoint's own limit: the body limit
+    holds that path to ``[images] max_bytes`` plus 64 KiB of framing."""
+    monkeypatch.setenv("VEEDEL_IMAGES__MAX_BYTES", "10000")
+    app = create_app()
+    add_user(app.state.store, "bo", "bo-password", "admin")
+    with TestClient(app, base_url="https://testserver") as browser:
+        page = browser.get("/login").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token is not None
+        signed_in = browser.post(
+            "/login",
+            data={
+                "username": "bo",
+                "password": "bo-password",
+                "next": "/",
+                "csrf_token": token.group(1),
+            },
+            follow_redirects=False,
+        )
+        assert signed_in.status_code == 303
+        head = (
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\n'
+        )
+        answer = browser.post(
+            "/api/v1/images:classify",
+            content=iter([head] + [b"x" * 1024] * 80),  # 80 KiB > 10,000 + 64 KiB
+            headers={"Content-Type": "multipart/form-data; boundary=b"},
+        )
+    assert answer.status_code == 413
+    assert answer.json() == {
+        "code": "too_large",
+        "detail": "The request body exceeds 75,536 bytes, the limit of this endpoint.",
+    }

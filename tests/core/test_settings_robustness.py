@@ -68,12 +68,12 @@ def test_bad_environment_value_on_the_cli_names_the_variable_value(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """VEEDEL_PORT=eighty on the command line is one error naming port and value."""
-    monkeypatch.setenv("VEEDEL_MAX_UPLOAD_BYTES", "ten")
+    monkeypatch.setenv("VEEDEL_MAX_REQUEST_BYTES", "ten")
 
     result = runner.invoke(app, ["warehouse", "summary"])
 
     assert result.exit_code == 2, result.output
-    assert "max_upload_bytes" in result.output and "'ten'" in result.output
+    assert "max_request_bytes" in result.output and "'ten'" in result.output
 
 
 @pytest.mark.parametrize(
@@ -81,7 +81,7 @@ def test_bad_environment_value_on_the_cli_names_the_variable_value(
     [
         ("VEEDEL_PORT", "99999", "port"),
         ("VEEDEL_PORT", "-1", "port"),
-        ("VEEDEL_MAX_UPLOAD_BYTES", "0", "max_upload_bytes"),
+        ("VEEDEL_MAX_REQUEST_BYTES", "0", "max_request_bytes"),
         ("VEEDEL_LOG_LEVEL", "LOUD", "log_level"),
         ("VEEDEL_DATA_DIR", "", "data_dir"),
     ],

@@ -50,10 +50,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.middleware("http")(make_auth_middleware(engine, signer))
     # Outside the sign-in check, which reads a form for its CSRF token.
+    from veedel.api import images as images_api
+
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_request_bytes,
-        exempt=frozenset({"/api/v1/images:classify"}),
+        per_path={"/api/v1/images:classify": images_api.upload_limit()},
     )
     # Added last, so it runs first and also marks the sign-in redirects and 401s.
     app.middleware("http")(_security_headers)

@@ -1,8 +1,11 @@
 """A size limit on request bodies: JSON and forms past ``max_request_bytes`` get
 a 413 with a JSON error before the app holds them in memory.
 
-The image upload has its own, larger limit (``[images] max_bytes``), checked
-by its endpoint, and is left alone here.
+The image upload has its own, larger limit (``[images] max_bytes``), which its
+endpoint checks with its own error; here that path only gets a backstop at the
+same size plus the multipart framing, so that no layer in front of the
+endpoint (the sign-in check reading a form's CSRF token) reads an unbounded
+body.
 
 A body over the limit ends, for the app, as a client disconnect: whichever
 layer was reading it (an endpoint, or the sign-in check reading a form's CSRF
@@ -14,6 +17,7 @@ app replies, hence this one.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,27 +25,28 @@ __all__ = ["BodyLimitMiddleware"]
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies over ``limit`` bytes, except on ``exempt`` paths.
+    """Refuse request bodies over ``limit`` bytes (``per_path`` overrides it).
 
     A declared Content-Length over the limit is refused before any byte is
     read; a body without one (chunked) is counted as it arrives.
     """
 
     def __init__(
-        self, app: ASGIApp, limit: int, exempt: frozenset[str] = frozenset()
+        self, app: ASGIApp, limit: int, per_path: Mapping[str, int] | None = None
     ) -> None:
         self.app = app
         self.limit = limit
-        self.exempt = exempt
+        self.per_path = dict(per_path or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exempt:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
+        limit = self.per_path.get(scope["path"], self.limit)
         declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
+        if declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
 
         received = 0
@@ -54,7 +59,7 @@ class BodyLimitMiddleware:
                 return {"type": "http.disconnect"}
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.limit and not started:
+            if received > limit and not started:
                 over = True
                 return {"type": "http.disconnect"}
             return message
@@ -72,13 +77,17 @@ class BodyLimitMiddleware:
             if not over:
                 raise
         if over:
-            await self._refuse(send)
+            await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
-        detail = (
-            f"The request body exceeds {self.limit:,} bytes, the limit of JSON and"
-            " form requests (setting max_request_bytes, VEEDEL_MAX_REQUEST_BYTES)."
-        )
+    async def _refuse(self, send: Send, limit: int) -> None:
+        if limit == self.limit:
+            rule = (
+                "the limit of JSON and form requests (setting max_request_bytes,"
+                " VEEDEL_MAX_REQUEST_BYTES)"
+            )
+        else:
+            rule = "the limit of this endpoint"
+        detail = f"The request body exceeds {limit:,} bytes, {rule}."
         body = json.dumps({"code": "too_large", "detail": detail}).encode()
         await send(
             {

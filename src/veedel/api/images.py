@@ -59,7 +59,7 @@ MEDIA_TYPES = {
     "GIF": "image/gif",
 }
 
-__all__ = ["router"]
+__all__ = ["router", "upload_limit"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,12 @@ class _ImageFilter:
             if self.classifier is None:
                 self.classifier = self.settings.classifier()
             return self.classifier
+
+
+def upload_limit() -> int:
+    """The most bytes an upload request may carry: ``[images] max_bytes`` plus
+    the multipart framing (the body limit's backstop for this endpoint)."""
+    return load_settings().max_bytes + _FRAMING
 
 
 def _image_filter(request: Request) -> _ImageFilter:
