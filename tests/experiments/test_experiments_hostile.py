@@ -121,7 +121,7 @@ def test_experiment_metric_listed_twice_is_refused() -> None:
         metrics="primary: [posts_per_user]\n  guardrails: [posts_per_user]",
     )
     with pytest.raises(
-        ConfigError, match=r"listed more than once: \['posts_per_user'\]"
+        ConfigError, match=r"\(those repeated are shown\); got \['posts_per_user'\]"
     ):
         load_experiment_text(text)
 

@@ -156,12 +156,70 @@ def test_bad_experiment_is_refused(change: tuple[str, str], message: str) -> Non
         load_experiment_text(EXPERIMENT.replace(*change), where="demo.yaml")
 
 
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("weight: 3}", "weight: 3, control: true}"),
+            "demo.yaml: variants.control must be true on exactly one variant (those"
+            " marked are shown); got ['control', 'treatment'].",
+        ),
+        (
+            ("key: treatment", "key: control"),
+            "demo.yaml: variants.key must be unique (those repeated are shown);"
+            " got ['control'].",
+        ),
+        (
+            ("start: 2025-01-06", "start: 2025-01-06\nend: 2025-01-01"),
+            "demo.yaml: end must not be before start (2025-01-06); got '2025-01-01'.",
+        ),
+        (
+            ("start: 2025-01-06", "start: 2025-01-06\nslices: [shoe_size]"),
+            "demo.yaml: slices must name user properties; got 'shoe_size'. Use one"
+            " of: city, language, source.",
+        ),
+        (
+            ("guardrails: [reports_per_user", "guardrails: [sessions_per_user"),
+            "demo.yaml: metrics must list each metric once, in one role (those"
+            " repeated are shown); got ['sessions_per_user'].",
+        ),
+    ],
+)
+def test_rules_across_fields_name_one_field_and_value(
+    change: tuple[str, str], expected: str
+) -> None:
+    """A rule across fields names the field and the values that break it, not
+    the whole definition (whose dates would print as datetime.date(...))."""
+    with pytest.raises(ConfigError) as caught:
+        load_experiment_text(EXPERIMENT.replace(*change), where="demo.yaml")
+
+    assert str(caught.value).startswith(expected)
+    assert "datetime" not in str(caught.value)
+    assert "{" not in str(caught.value)
+
+
 def test_experiment_metrics_must_exist_in_the_library() -> None:
-    """An experiment naming an unknown metric fails before any query runs."""
-    definition = load_experiment_text(EXPERIMENT.replace("[sessions_per_user]", "[x]"))
+    """An experiment naming an unknown metric fails before any query runs, and
+    names the role, the key and the file the experiment came from."""
+    text = EXPERIMENT.replace("[sessions_per_user]", "[x]")
+    definition = load_experiment_text(text, where="experiments/demo.yaml")
     with pytest.raises(ConfigError) as caught:
         definition.check_metrics(starter_metrics())
+
     assert caught.value.value == "x"
+    assert str(caught.value).startswith(
+        "experiments/demo.yaml (experiment demo): metrics.primary must name"
+        " metrics of the library; got 'x'. Known metrics: channel_joins_per_user,"
+    )
+
+
+def test_where_a_definition_came_from_is_not_part_of_it() -> None:
+    """The same definition read from two places is equal and hashes alike."""
+    one = load_experiment_text(EXPERIMENT, where="a.yaml")
+    two = load_experiment_text(EXPERIMENT, where="store:demo")
+
+    assert one == two
+    assert hash(one) == hash(two)
 
 
 def test_shipped_examples_match_the_simulator() -> None:

@@ -35,7 +35,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from veedel.errors import ConfigError, NotFoundError
 from veedel.experiments.definition_model import DefinitionModel
@@ -72,6 +72,23 @@ SLICE_COLUMNS: tuple[str, ...] = tuple(
 
 
 _Strict = DefinitionModel
+
+
+class _DefinitionRule(ValueError):
+    """A rule across fields broken, with the one field and value to name.
+
+    Raised inside a model validator, whose own error would show the whole
+    definition as the value.
+    """
+
+    def __init__(
+        self, field: str, rule: str, value: Any, fix: str | None = None
+    ) -> None:
+        super().__init__(f"{field} {rule}")
+        self.field = field
+        self.rule = rule
+        self.value = value
+        self.fix = fix
 
 
 class Variant(_Strict):
@@ -128,9 +145,10 @@ class MetricSet(_Strict):
         keys = [*self.primary, *(g.metric for g in self.guardrails), *self.secondary]
         twice = sorted({key for key in keys if keys.count(key) > 1})
         if twice:
-            raise ValueError(
-                f"each metric may appear once (in one role); listed more than"
-                f" once: {twice}"
+            raise _DefinitionRule(
+                "metrics",
+                "must list each metric once, in one role (those repeated are shown)",
+                twice,
             )
         return self
 
@@ -206,19 +224,45 @@ class ExperimentDefinition(_Strict):
     def _consistent(self) -> ExperimentDefinition:
         controls = [v.key for v in self.variants if v.control]
         if len(controls) != 1:
-            raise ValueError(f"exactly one variant must be the control; got {controls}")
+            raise _DefinitionRule(
+                "variants.control",
+                "must be true on exactly one variant (those marked are shown)",
+                controls,
+                fix="Mark the variant with today's experience control: true.",
+            )
         keys = [v.key for v in self.variants]
         if len(set(keys)) != len(keys):
-            raise ValueError(f"variant keys must be unique; got {keys}")
+            twice = sorted({key for key in keys if keys.count(key) > 1})
+            raise _DefinitionRule(
+                "variants.key", "must be unique (those repeated are shown)", twice
+            )
         if self.end is not None and self.end < self.start:
-            raise ValueError("end must not be before start")
+            raise _DefinitionRule(
+                "end",
+                f"must not be before start ({self.start.isoformat()})",
+                self.end.isoformat(),
+            )
         for column in self.slices:
             if column not in SLICE_COLUMNS:
-                raise ValueError(
-                    f"slice {column!r} is not a user property; use one of"
-                    f" {list(SLICE_COLUMNS)}"
+                raise _DefinitionRule(
+                    "slices",
+                    "must name user properties",
+                    column,
+                    fix=f"Use one of: {', '.join(SLICE_COLUMNS)}.",
                 )
         return self
+
+    # Where the definition was read from, for errors found after loading (an
+    # unknown metric). Not part of the definition: == and hash leave it out.
+    _source: str = PrivateAttr(default="")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ExperimentDefinition):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    def __hash__(self) -> int:
+        return hash(self.model_dump_json())
 
     @property
     def control(self) -> Variant:
@@ -242,20 +286,41 @@ class ExperimentDefinition(_Strict):
         return self.assignment.experiment_id or self.key
 
     def check_metrics(self, library: MetricLibrary, where: str = "") -> None:
-        """Raise a ConfigError naming the first metric key the library lacks."""
-        for key in self.metrics.all_keys:
-            if key not in library:
-                raise ConfigError(
-                    "metrics",
-                    "must name metrics of the library",
-                    key,
-                    where=where or self.key,
-                    fix=f"Known metrics: {', '.join(library.keys())}.",
-                )
+        """Raise a ConfigError naming the first metric key the library lacks,
+        its role and the file the definition came from."""
+        roles = (
+            ("primary", self.metrics.primary),
+            ("guardrails", tuple(g.metric for g in self.metrics.guardrails)),
+            ("secondary", self.metrics.secondary),
+        )
+        if not where:
+            where = f"experiment {self.key}"
+            if self._source:
+                where = f"{self._source} ({where})"
+        for role, keys in roles:
+            for key in keys:
+                if key not in library:
+                    raise ConfigError(
+                        f"metrics.{role}",
+                        "must name metrics of the library",
+                        key,
+                        where=where,
+                        fix=f"Known metrics: {', '.join(library.keys())}.",
+                    )
 
 
 def _config_error(exc: ValidationError, where: str) -> ConfigError:
     first = exc.errors()[0]
+    problem = first.get("ctx", {}).get("error")
+    if isinstance(problem, _DefinitionRule):
+        return ConfigError(
+            problem.field,
+            problem.rule,
+            shown(problem.value),
+            where=where,
+            fix=problem.fix
+            or "Correct the experiment file; docs/experiments.md lists every field.",
+        )
     field = ".".join(str(part) for part in first["loc"]) or "experiment"
     message = str(first["msg"]).removeprefix("Value error, ")
     return ConfigError(
@@ -271,9 +336,11 @@ def load_experiment_text(text: str, where: str = "<text>") -> ExperimentDefiniti
     """Validate one experiment definition given as YAML text."""
     document = parse_definition_yaml(text, where)
     try:
-        return ExperimentDefinition.model_validate(document)
+        definition = ExperimentDefinition.model_validate(document)
     except ValidationError as exc:
         raise _config_error(exc, where) from None
+    definition._source = where
+    return definition
 
 
 def load_experiment_file(path: str | Path) -> ExperimentDefinition:
