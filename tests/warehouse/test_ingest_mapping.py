@@ -216,6 +216,16 @@ columns: {vote_id: id, post_id: post, value: v, created_at: at}
         ),
         ("table: posts\nfile: posts.csv\n", "inputs[0].file is not a mapping key"),
         ("inputs: []\n", "inputs must list at least one input"),
+        ("inputs: notalist\n", "inputs must be a list of inputs; got 'notalist'."),
+        (
+            "inputs: {table: posts, files: posts.csv}\n",
+            "inputs must be a list of inputs; got 'a dict of 2 items'.",
+        ),
+        (
+            "- table: posts\n- table: users\n",
+            "mapping must be a YAML mapping: one input's fields, or inputs: with a"
+            " list; got 'a list of 2 items'.",
+        ),
         ("table: [posts\n", "mapping must be valid UTF-8 YAML"),
     ],
 )

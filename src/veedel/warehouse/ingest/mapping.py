@@ -94,11 +94,22 @@ def read_mapping(path: str | Path) -> list[MappedInput]:
             "mapping", f"must be valid UTF-8 YAML ({exc})", None, where=str(path)
         ) from None
 
-    if isinstance(document, dict) and "inputs" not in document:
-        document = {"inputs": [document]}
-    if not isinstance(document, dict) or not isinstance(document["inputs"], list):
+    if not isinstance(document, dict):
         raise ConfigError(
-            "inputs", "must be a list of inputs", document, where=str(path)
+            "mapping",
+            "must be a YAML mapping: one input's fields, or inputs: with a list",
+            _short(document),
+            where=str(path),
+        )
+    if "inputs" not in document:
+        document = {"inputs": [document]}
+    if not isinstance(document["inputs"], list):
+        raise ConfigError(
+            "inputs",
+            "must be a list of inputs",
+            _short(document["inputs"]),
+            where=str(path),
+            fix="Write each input as a list item under inputs:, starting with '- '.",
         )
     if not document["inputs"]:
         raise ConfigError("inputs", "must list at least one input", [], where=str(path))
@@ -107,6 +118,15 @@ def read_mapping(path: str | Path) -> list[MappedInput]:
         _validate_input(spec, f"inputs[{i}]", path)
         for i, spec in enumerate(document["inputs"])
     ]
+
+
+def _short(value: Any) -> Any:
+    """``value``, or a short description when its repr could be long."""
+    if isinstance(value, dict | list):
+        return f"a {type(value).__name__} of {len(value)} items"
+    if isinstance(value, str) and len(value) > 80:
+        return f"{value[:40]}… ({len(value)} characters)"
+    return value
 
 
 def _validate_input(spec: Any, name: str, path: Path) -> MappedInput:
