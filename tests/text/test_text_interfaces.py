@@ -538,3 +538,26 @@ def test_counts_have_thousands_separators_on_page_and_cli(
     assert "1,200 enriched posts" in cli.output
     assert "Spree (1,200)" in cli.output
     assert "1200" not in cli.output
+
+
+def test_text_page_shows_label_names_and_the_api_keeps_ids(
+    features_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """People read the taxonomy's names ('Humour'); the API keeps the ids."""
+    import json
+    import re
+
+    monkeypatch.setenv("VEEDEL_WAREHOUSE_URL", features_url)
+    app = create_app(get_settings())
+    add_user(app.state.store, "vera", "vera-password", "viewer")
+    headers = {"Authorization": f"Bearer {create_token(app.state.store, 'vera')}"}
+    with TestClient(app, base_url="https://testserver") as http:
+        page = http.get("/text", headers=headers).text
+        report = http.get("/api/v1/text/report", headers=headers).json()
+
+    assert '<tr><td>Humour</td><td class="num">4</td>' in page
+    spec = re.search(r'id="label-spec">(.*?)</script>', page, re.S)
+    assert spec is not None
+    values = json.loads(spec.group(1))["data"]["values"]
+    assert {value["label"] for value in values} == {"Humour"}
+    assert {row["label"] for row in report["labels"]} == {"humour"}

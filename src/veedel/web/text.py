@@ -32,6 +32,24 @@ def _report(request: Request, by: str, top: int) -> tuple[Any, InputError | None
         return None, exc
 
 
+def _label_names() -> dict[str, str]:
+    """Readable names of the taxonomy's labels by id; {} if it cannot be read
+    (the page then shows the ids the warehouse holds)."""
+    from veedel.text.settings import get_text_settings
+    from veedel.text.taxonomy import load_taxonomy
+
+    try:
+        taxonomy = load_taxonomy(get_text_settings().taxonomy_path)
+    except InputError:
+        return {}
+    return {label.id: label.name for label in taxonomy.labels}
+
+
+def _named(rows: list[dict[str, Any]], names: dict[str, str]) -> list[dict[str, Any]]:
+    """The rows with each label id replaced by its name (unknown ids kept)."""
+    return [{**row, "label": names.get(row["label"], row["label"])} for row in rows]
+
+
 def _terms(frame: Any) -> list[tuple[str, list[tuple[str, int]]]]:
     """Rows of (group, [(term, n), ...]) for the template."""
     rows = []
@@ -60,6 +78,9 @@ def text_page(
             no_posts=getattr(problem, "field", None) == "posts",
             **context,
         )
+    names = _label_names()
+    label_spec = report.label_chart()
+    label_spec["data"]["values"] = _named(label_spec["data"]["values"], names)
     return render(
         request,
         "text/report.html",
@@ -67,10 +88,10 @@ def text_page(
         problem=None,
         languages=report.languages.to_dict(orient="records"),
         languages_by=report.language_rows(),
-        labels=report.label_totals().to_dict(orient="records"),
+        labels=_named(report.label_totals().to_dict(orient="records"), names),
         nouns=_terms(report.nouns),
         entities=_terms(report.entities),
-        label_spec=report.label_chart(),
+        label_spec=label_spec,
         language_spec=report.language_chart(),
         **context,
     )
