@@ -145,7 +145,7 @@ def test_experiment_weights_and_guardrail_margins() -> None:
     ("change", "message"),
     [
         (("weight: 3}", "weight: 3, control: true}"), "exactly one variant"),
-        (("weight: 3", "weight: -1"), "greater than 0"),
+        (("weight: 3", "weight: -1"), "weight must be a positive, finite number"),
         (("start: 2025-01-06", "start: 2025-01-06\nend: 2025-01-01"), "end must"),
         (("start: 2025-01-06", "start: 2025-01-06\nslices: [shoe_size]"), "shoe_size"),
     ],
@@ -233,3 +233,37 @@ def test_shipped_examples_match_the_simulator() -> None:
         definition.check_metrics(library)
         assert [(v.key, v.weight) for v in definition.variants] == list(spec.variants)
         assert definition.control.key == spec.control
+
+
+_WEIGHT_RULE = "must be a positive, finite number of at most 1000000 (e.g. 1 and 3)"
+
+
+@pytest.mark.parametrize(
+    ("weight", "shown"),
+    [
+        ("1.0e+32", "1e+32"),
+        ("0", "0"),
+        ("-2.5", "-2.5"),
+        (".inf", "inf"),
+        (".nan", "nan"),
+    ],
+)
+def test_variant_weight_is_positive_finite_and_bounded(weight: str, shown: str) -> None:
+    """A weight of 1e32 next to 1 would starve the other arm; the weight must be
+    in (0, 1e6], and the error names the field, the rule and the value."""
+    text = EXPERIMENT.replace("weight: 3", f"weight: {weight}")
+    with pytest.raises(ConfigError) as caught:
+        load_experiment_text(text, where="demo.yaml")
+
+    assert str(caught.value).startswith(
+        f"demo.yaml: variants.1.weight {_WEIGHT_RULE}; got {shown}."
+    )
+
+
+def test_variant_weight_of_a_million_is_accepted() -> None:
+    """The bound itself is allowed: shares 1/1000001 and 1000000/1000001."""
+    text = EXPERIMENT.replace("weight: 3", "weight: 1000000")
+
+    weights = load_experiment_text(text).weights
+
+    assert weights == {"control": 1 / 1000001, "treatment": 1000000 / 1000001}

@@ -10,6 +10,7 @@ from veedel.errors import InputError
 from veedel.experiments import stats
 from veedel.experiments.randomisation import (
     HOLDOUT,
+    WEIGHT_RULE,
     assign,
     assign_many,
     bucket_position,
@@ -83,3 +84,27 @@ def test_matches_the_simulators_assignment() -> None:
     expected = [["control", "daily_push"][i] for i in indices]
     got = assign_many(users, "push_notifications", {"control": 0.7, "daily_push": 0.3})
     assert got == expected
+
+
+@pytest.mark.parametrize("weight", [0.0, -1.0, 1e32, float("inf"), float("nan")])
+def test_assignment_refuses_weights_out_of_bounds(weight: float) -> None:
+    """Weights must be in (0, 1e6]; the error names the variant and the value."""
+    with pytest.raises(InputError) as caught:
+        assign("u1", "salt", {"control": 1.0, "treatment": weight})
+
+    assert caught.value.field == "weights[treatment]"
+    assert caught.value.rule == WEIGHT_RULE
+    assert caught.value.value is weight or caught.value.value == weight
+
+
+def test_planning_refuses_weights_out_of_bounds() -> None:
+    """The planner takes the same bound, before it reads the warehouse."""
+    from veedel.experiments.planning import plan_from_history
+
+    with pytest.raises(InputError) as caught:
+        plan_from_history(None, "posts_per_user", 0.05, weights=(1.0, 1e32))
+
+    assert str(caught.value) == (
+        "weights must be two or more positive finite numbers of at most 1000000;"
+        " got [1.0, 1e+32]."
+    )

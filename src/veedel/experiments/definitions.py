@@ -35,7 +35,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from veedel.errors import ConfigError, NotFoundError
 from veedel.experiments.definition_model import DefinitionModel
@@ -45,6 +51,7 @@ from veedel.experiments.metrics import (
     read_definition_file,
     shown,
 )
+from veedel.experiments.randomisation import MAX_WEIGHT, WEIGHT_RULE
 from veedel.warehouse.schema import TABLES
 
 __all__ = [
@@ -92,12 +99,21 @@ class _DefinitionRule(ValueError):
 
 
 class Variant(_Strict):
-    """One arm: its key, its share of traffic (any positive weight) and role."""
+    """One arm: its key, its share of traffic (a relative weight) and role."""
 
     key: str = Field(pattern=_KEY, max_length=64)
-    weight: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    weight: float = 1.0
     control: bool = False
     description: str = ""
+
+    @field_validator("weight")
+    @classmethod
+    def _bounded_weight(cls, weight: float) -> float:
+        # Weights are relative: past a million to one the smaller arm gets no
+        # users, and 1e32 next to 1 is a typo, not a design.
+        if not 0 < weight <= MAX_WEIGHT:
+            raise ValueError(WEIGHT_RULE)
+        return weight
 
 
 class Assignment(_Strict):

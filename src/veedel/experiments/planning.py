@@ -23,6 +23,7 @@ from veedel.experiments.analysis import require_tables
 from veedel.experiments.definitions import ExperimentDefinition
 from veedel.experiments.metrics import MetricLibrary, load_metrics
 from veedel.experiments.pipeline import compute_cells, maturity_offset
+from veedel.experiments.randomisation import MAX_WEIGHT
 from veedel.experiments.results import finite_or_none
 
 __all__ = ["PlanResult", "plan_from_history"]
@@ -110,9 +111,11 @@ def _check_inputs(
         raise InputError("alpha", "must lie between 0 and 0.5", alpha)
     if not 0.5 < power < 1:
         raise InputError("power", "must lie between 0.5 and 1", power)
-    if len(weights) < 2 or not all(math.isfinite(w) and w > 0 for w in weights):
+    if len(weights) < 2 or not all(0 < w <= MAX_WEIGHT for w in weights):
         raise InputError(
-            "weights", "must be two or more positive finite numbers", list(weights)
+            "weights",
+            "must be two or more positive finite numbers of at most 1000000",
+            list(weights),
         )
     if not 1 <= lookback_days <= MAX_LOOKBACK_DAYS:
         raise InputError(

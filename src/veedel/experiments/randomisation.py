@@ -21,7 +21,18 @@ from collections.abc import Iterable, Mapping
 
 from veedel.errors import InputError
 
-__all__ = ["HOLDOUT", "assign", "assign_many", "bucket_position"]
+#: The largest variant weight; weights are relative shares, e.g. 1 and 3.
+MAX_WEIGHT = 1e6
+WEIGHT_RULE = "must be a positive, finite number of at most 1000000 (e.g. 1 and 3)"
+
+__all__ = [
+    "HOLDOUT",
+    "MAX_WEIGHT",
+    "WEIGHT_RULE",
+    "assign",
+    "assign_many",
+    "bucket_position",
+]
 
 HOLDOUT = "holdout"
 _SCALE = float(2**64)
@@ -37,8 +48,8 @@ def _checked_weights(weights: Mapping[str, float]) -> list[tuple[str, float]]:
     if not weights:
         raise InputError("weights", "must name at least one variant", dict(weights))
     for key, weight in weights.items():
-        if not weight > 0:
-            raise InputError(f"weights[{key}]", "must be a positive number", weight)
+        if not 0 < weight <= MAX_WEIGHT:
+            raise InputError(f"weights[{key}]", WEIGHT_RULE, weight)
     total = float(sum(weights.values()))
     cumulative, bounds = 0.0, []
     for key, weight in weights.items():
