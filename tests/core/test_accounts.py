@@ -10,6 +10,7 @@ from veedel.accounts import (
     add_user,
     authenticate,
     create_token,
+    list_users,
     role_allows,
     set_password,
     user_for_token,
@@ -75,6 +76,33 @@ def test_duplicate_username_is_refused(tmp_path: Path) -> None:
     add_user(engine, "ana", "password1", "viewer")
     with pytest.raises(InputError, match="must be unique"):
         add_user(engine, "ana", "password2", "admin")
+
+
+@pytest.mark.parametrize("username", ["Ünï", "josé", "a b", "ana\n", "", "x" * 65])
+def test_username_rule_says_ascii_and_refuses_the_rest(
+    tmp_path: Path, username: str
+) -> None:
+    """Only ASCII letters, digits and _ . @ - are allowed, and the message says
+    so: 'letters' alone reads as if Ünï were one."""
+    engine = open_store(f"sqlite:///{tmp_path}/store.sqlite")
+
+    with pytest.raises(InputError) as caught:
+        add_user(engine, username, "password1", "viewer")
+
+    assert str(caught.value) == (
+        "username must be 1 to 64 ASCII letters, digits or _ . @ - (a-z, A-Z, 0-9:"
+        f" no accents or spaces); got {username!r}."
+    )
+
+
+def test_username_with_every_allowed_kind_of_character(tmp_path: Path) -> None:
+    """A name of 64 characters using each allowed kind is accepted."""
+    engine = open_store(f"sqlite:///{tmp_path}/store.sqlite")
+    name = "Ana.maria_09@x-" + "a" * 49
+
+    add_user(engine, name, "password1", "viewer")
+
+    assert name in [user.username for user in list_users(engine)]
 
 
 def test_roles_are_ordered() -> None:

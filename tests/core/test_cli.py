@@ -34,7 +34,7 @@ def test_input_error_is_a_message_and_exit_code_2() -> None:
         app, ["users", "add", "bad name!", "--password", "long enough"]
     )
     assert result.exit_code == 2
-    assert "username must be 1 to 64 letters" in result.output
+    assert "username must be 1 to 64 ASCII letters" in result.output
     assert "Traceback" not in result.output
 
 

@@ -31,17 +31,18 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _hasher = PasswordHasher()
-_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+_USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+_USERNAME_RULE = (
+    "must be 1 to 64 ASCII letters, digits or _ . @ - "
+    "(a-z, A-Z, 0-9: no accents or spaces)"
+)
 MIN_PASSWORD = 8
 
 
 def _validate(username: str, password: str, role: str) -> None:
-    if not _USERNAME.match(username):
-        raise InputError(
-            "username",
-            "must be 1 to 64 letters, digits or _ . @ -",
-            username,
-        )
+    # fullmatch: with match and $, a name ending in a newline would pass.
+    if not _USERNAME.fullmatch(username):
+        raise InputError("username", _USERNAME_RULE, username)
     if len(password) < MIN_PASSWORD:
         raise InputError(
             "password",
