@@ -151,6 +151,48 @@ def test_reddit_missing_column_names_it(con: Any, tmp_path: Path) -> None:
     assert con.list_tables() == []
 
 
+@pytest.mark.parametrize(
+    ("delimiter", "name"), [(";", "semicolons"), ("\t", "tabs"), ("|", "bars")]
+)
+def test_reddit_header_with_another_delimiter_hints_at_it(
+    con: Any, tmp_path: Path, delimiter: str, name: str
+) -> None:
+    """A semicolon- or tab-separated export reads as one column; the error says
+    the delimiter may be wrong instead of only asking for the column."""
+    header = delimiter.join(["id", "title", "created_utc"])
+    bad = _copy(tmp_path, f"{header}\n{delimiter.join(['a1', 'x', '1'])}\n")
+
+    with pytest.raises(DataError) as info:
+        ingest_reddit(con, [bad])
+
+    assert str(info.value) == (
+        f"{bad}, line 1: id is a required column (the header has: {header});"
+        f" got None. The header holds {delimiter!r}, so the file may be separated"
+        f" by {name}, not commas: save it with commas (a mapping file can set"
+        f" delimiter: {delimiter!r} instead)."
+    )
+    assert con.list_tables() == []
+
+
+@pytest.mark.parametrize("file_name", ["we ird:name.csv", "a:b.csv", "tab\there.csv"])
+def test_reddit_file_name_that_makes_a_bad_channel_id_is_refused(
+    con: Any, tmp_path: Path, file_name: str
+) -> None:
+    """The file stem becomes the channel id reddit:<stem>: a ':' or whitespace
+    in it is refused before anything is read, as Stack Exchange site names are."""
+    bad = _copy(tmp_path, HEADER + "1355441176.0,3,a1,fine,\n", name=file_name)
+
+    with pytest.raises(DataError) as info:
+        ingest_reddit(con, [REDDIT / "de.csv", bad])
+
+    assert str(info.value) == (
+        "files must have names without ':' or whitespace (the name before .csv"
+        f" becomes the channel id reddit:<name>); got {file_name!r}. Rename the"
+        " file after its subreddit, e.g. cologne.csv."
+    )
+    assert con.list_tables() == []
+
+
 def test_reddit_wrong_encoding_names_line_and_bytes(con: Any, tmp_path: Path) -> None:
     """A Latin-1 file is refused at the first byte that is not UTF-8."""
     text = HEADER + "1355441176.0,3,a1,Stra\xdfe,\n"

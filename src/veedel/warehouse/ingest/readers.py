@@ -222,6 +222,23 @@ class CsvRecord:
         return f"line {self.line} (record {self.number})"
 
 
+_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "bars", ",": "commas"}
+
+
+def _delimiter_hint(header: Sequence[str], delimiter: str) -> str | None:
+    """A fix naming the likely delimiter when the header holds another one."""
+    text = "".join(header)
+    for candidate, name in _DELIMITERS.items():
+        if candidate != delimiter and candidate in text:
+            expected = _DELIMITERS.get(delimiter, repr(delimiter))
+            return (
+                f"The header holds {candidate!r}, so the file may be separated by"
+                f" {name}, not {expected}: save it with {expected} (a mapping"
+                f" file can set delimiter: {candidate!r} instead)."
+            )
+    return None
+
+
 def iter_csv(
     path: Path,
     required: Sequence[str] = (),
@@ -249,7 +266,8 @@ def iter_csv(
                 missing[0],
                 f"is a required column (the header has: {', '.join(header)})",
                 None,
-                fix=f"Add the column {missing[0]!r} to the file.",
+                fix=_delimiter_hint(header, delimiter)
+                or f"Add the column {missing[0]!r} to the file.",
                 where=f"{path}, line 1",
             )
 

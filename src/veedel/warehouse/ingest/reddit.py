@@ -16,6 +16,7 @@ veedel fetches nothing.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +42,7 @@ REDDIT_COLUMNS = ("id", "title", "created_utc")
 used when present."""
 
 SOURCE = "reddit"
+_CHANNEL = re.compile(r"[^\s:]+")
 
 CITY_SUBREDDITS: Mapping[str, str] = {
     "berlin": "Berlin",
@@ -100,6 +102,16 @@ def ingest_reddit(
     for path in paths:
         if not path.is_file():
             raise DataError("files", "must be existing files", str(path))
+        # The stem becomes the channel id reddit:<stem>; a ':' or a space in
+        # it would make an id that reads as another source or breaks in URLs.
+        if not _CHANNEL.fullmatch(path.stem):
+            raise DataError(
+                "files",
+                "must have names without ':' or whitespace (the name before"
+                " .csv becomes the channel id reddit:<name>)",
+                path.name,
+                fix="Rename the file after its subreddit, e.g. cologne.csv.",
+            )
 
     rejects_path = Path(rejects) if rejects is not None else None
     city_of = {
