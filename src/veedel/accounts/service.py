@@ -106,7 +106,7 @@ def list_users(engine: Engine) -> list[User]:
 
 def authenticate(engine: Engine, username: str, password: str) -> User | None:
     """The active user with this name and password, or None."""
-    if not _USERNAME.match(username):
+    if not _USERNAME.fullmatch(username):
         # No account has such a name; PostgreSQL would refuse a NUL in the query.
         _hasher.hash(password)
         return None
