@@ -38,6 +38,24 @@ def _names(client: TestClient) -> list[str]:
     return [user.username for user in list_users(client.app.state.store)]  # type: ignore[attr-defined]
 
 
+def _sign_in(client: TestClient, name: str) -> None:
+    """Sign ``name`` (password ``NAME-password``) in with the login form."""
+    page = client.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    signed_in = client.post(
+        "/login",
+        data={
+            "username": name,
+            "password": f"{name}-password",
+            "next": "/",
+            "csrf_token": token.group(1),
+        },
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303
+
+
 def _user_json(password: str) -> str:
     return f'{{"username": "new", "password": "{password}", "role": "viewer"}}'
 
@@ -107,20 +125,7 @@ def test_a_form_over_the_limit_is_a_413_before_the_csrf_check(
 def test_the_csrf_check_stops_at_the_limit_too(client: TestClient) -> None:
     """A signed-in form post is read by the CSRF check before any endpoint: a
     chunked form past the limit is refused there, with the same JSON."""
-    page = client.get("/login").text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token is not None
-    signed_in = client.post(
-        "/login",
-        data={
-            "username": "ada",
-            "password": "ada-password",
-            "next": "/",
-            "csrf_token": token.group(1),
-        },
-        follow_redirects=False,
-    )
-    assert signed_in.status_code == 303
+    _sign_in(client, "ada")
     answer = client.post(
         "/logout",
         content=iter([b"csrf_token=x&pad="] + [b"x" * 1024] * 5),
@@ -153,20 +158,7 @@ def test_a_browser_upload_past_the_image_limit_stops_at_the_csrf_check(
     app = create_app()
     add_user(app.state.store, "bo", "bo-password", "admin")
     with TestClient(app, base_url="https://testserver") as browser:
-        page = browser.get("/login").text
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-        assert token is not None
-        signed_in = browser.post(
-            "/login",
-            data={
-                "username": "bo",
-                "password": "bo-password",
-                "next": "/",
-                "csrf_token": token.group(1),
-            },
-            follow_redirects=False,
-        )
-        assert signed_in.status_code == 303
+        _sign_in(browser, "bo")
         head = (
             b'--b\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\n'
         )

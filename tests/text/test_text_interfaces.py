@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -277,14 +278,21 @@ def test_text_page_shows_the_report_and_chart(
     assert report["n_posts"] == 3
 
 
+def _viewer_app(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, dict[str, str]]:
+    """The app over warehouse ``url`` and a viewer's bearer-token headers."""
+    monkeypatch.setenv("VEEDEL_WAREHOUSE_URL", url)
+    app = create_app(get_settings())
+    add_user(app.state.store, "vera", "vera-password", "viewer")
+    return app, {"Authorization": f"Bearer {create_token(app.state.store, 'vera')}"}
+
+
 def test_text_page_shows_the_language_mix_per_group(
     features_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The page's table per channel and the API report hold the same shares."""
-    monkeypatch.setenv("VEEDEL_WAREHOUSE_URL", features_url)
-    app = create_app(get_settings())
-    add_user(app.state.store, "vera", "vera-password", "viewer")
-    headers = {"Authorization": f"Bearer {create_token(app.state.store, 'vera')}"}
+    app, headers = _viewer_app(features_url, monkeypatch)
     with TestClient(app, base_url="https://testserver") as http:
         page = http.get("/text?by=channel_id", headers=headers)
         report = http.get("/api/v1/text/report?by=channel_id", headers=headers)
@@ -309,10 +317,7 @@ def test_empty_warehouse_gives_a_clear_message_on_page_api_and_cli(
     path = tmp_path / "empty.duckdb"
     ibis.duckdb.connect(str(path)).disconnect()
     url = f"duckdb://{path}"
-    monkeypatch.setenv("VEEDEL_WAREHOUSE_URL", url)
-    app = create_app(get_settings())
-    add_user(app.state.store, "vera", "vera-password", "viewer")
-    headers = {"Authorization": f"Bearer {create_token(app.state.store, 'vera')}"}
+    app, headers = _viewer_app(url, monkeypatch)
     with TestClient(app, base_url="https://testserver") as http:
         page = http.get("/text?by=week", headers=headers)
         report = http.get("/api/v1/text/report", headers=headers)
@@ -521,10 +526,7 @@ def test_counts_have_thousands_separators_on_page_and_cli(
     con.create_table(FEATURES_TABLE, features, schema=FEATURES_SCHEMA)
     con.disconnect()
     url = f"duckdb://{path}"
-    monkeypatch.setenv("VEEDEL_WAREHOUSE_URL", url)
-    app = create_app(get_settings())
-    add_user(app.state.store, "vera", "vera-password", "viewer")
-    headers = {"Authorization": f"Bearer {create_token(app.state.store, 'vera')}"}
+    app, headers = _viewer_app(url, monkeypatch)
     with TestClient(app, base_url="https://testserver") as http:
         page = http.get("/text", headers=headers).text
 
@@ -544,13 +546,7 @@ def test_text_page_shows_label_names_and_the_api_keeps_ids(
     features_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """People read the taxonomy's names ('Humour'); the API keeps the ids."""
-    import json
-    import re
-
-    monkeypatch.setenv("VEEDEL_WAREHOUSE_URL", features_url)
-    app = create_app(get_settings())
-    add_user(app.state.store, "vera", "vera-password", "viewer")
-    headers = {"Authorization": f"Bearer {create_token(app.state.store, 'vera')}"}
+    app, headers = _viewer_app(features_url, monkeypatch)
     with TestClient(app, base_url="https://testserver") as http:
         page = http.get("/text", headers=headers).text
         report = http.get("/api/v1/text/report", headers=headers).json()
