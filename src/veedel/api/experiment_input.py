@@ -16,16 +16,14 @@ import re
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
     field_validator,
 )
 
 from veedel.errors import InputError
-from veedel.experiments.definition_model import check_boolean_kind
+from veedel.experiments.definition_model import StrictBooleans
 from veedel.experiments.definitions import ExperimentDefinition
 from veedel.experiments.metrics import MetricLibrary
 
@@ -63,20 +61,13 @@ def _check_text(value: str, multiline: bool) -> str:
     return value
 
 
-class _Input(BaseModel):
-    # NaN and infinity are no share, margin or rate: refuse them by name rather
-    # than by a misleading range ("must be at most 1" for NaN).
+class _Input(StrictBooleans):
+    # "control": "yes" is refused, as in a definition file. NaN and infinity
+    # are no share, margin or rate: refuse them by name rather than by a
+    # misleading range ("must be at most 1" for NaN).
     model_config = ConfigDict(
         extra="forbid", str_strip_whitespace=True, allow_inf_nan=False
     )
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _booleans_only_where_boolean(cls, value: Any, info: ValidationInfo) -> Any:
-        # "control": "yes" is refused, as in a definition file.
-        if info.field_name is None:
-            return value
-        return check_boolean_kind(cls.model_fields[info.field_name].annotation, value)
 
 
 class VariantIn(_Input):

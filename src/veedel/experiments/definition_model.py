@@ -13,7 +13,7 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
-__all__ = ["DefinitionModel", "check_boolean_kind"]
+__all__ = ["DefinitionModel", "StrictBooleans", "check_boolean_kind"]
 
 _NUMBERS = (int, float)
 
@@ -40,10 +40,8 @@ def check_boolean_kind(annotation: Any, value: Any) -> Any:
     return value
 
 
-class DefinitionModel(BaseModel):
-    """Frozen, no unknown fields, booleans only where a boolean is asked for."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class StrictBooleans(BaseModel):
+    """A model whose fields take booleans only where a boolean is asked for."""
 
     @field_validator("*", mode="before")
     @classmethod
@@ -51,3 +49,9 @@ class DefinitionModel(BaseModel):
         if info.field_name is None:
             return value
         return check_boolean_kind(cls.model_fields[info.field_name].annotation, value)
+
+
+class DefinitionModel(StrictBooleans):
+    """Frozen, no unknown fields, booleans only where a boolean is asked for."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
