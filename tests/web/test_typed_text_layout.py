@@ -4,6 +4,7 @@ page, and right-to-left text must not swallow the words next to it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,25 +43,34 @@ def server(app: FastAPI) -> Iterator[LiveServer]:
         yield live
 
 
-def test_typed_text_wraps_and_stays_isolated(
-    chromium: Path, server: LiveServer, artifacts_dir: Path
-) -> None:
-    """The list and the experiment page stay 1280 px wide (a 1,200-letter word
-    made the page 10,409 px wide); the owner sits in its own bidi isolate, so
-    the date after it is not reordered into it; the hypothesis keeps its line."""
+@contextmanager
+def _signed_in_page(
+    chromium: Path, server: LiveServer, path: str, width: int, height: int = 900
+) -> Iterator[Any]:
+    """A Chromium page of this size on ``path``, signed in there as vera."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(chromium), args=CHROMIUM_ARGS
         )
-        page: Any = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"{server.url}/experiments/typed_text")
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.goto(f"{server.url}{path}")
         page.fill("#username", "vera")
         page.fill("#password", password_of("vera"))
         page.click("button.primary")
-        page.wait_for_url(f"{server.url}/experiments/typed_text")
+        page.wait_for_url(f"{server.url}{path}")
+        yield page
+        browser.close()
 
+
+def test_typed_text_wraps_and_stays_isolated(
+    chromium: Path, server: LiveServer, artifacts_dir: Path
+) -> None:
+    """The list and the experiment page stay 1280 px wide (a 1,200-letter word
+    made the page 10,409 px wide); the owner sits in its own bidi isolate, so
+    the date after it is not reordered into it; the hypothesis keeps its line."""
+    with _signed_in_page(chromium, server, "/experiments/typed_text", 1280) as page:
         width = "document.documentElement.scrollWidth"
         assert page.evaluate(width) == 1280
         assert page.inner_text(".meta bdi") == OWNER
@@ -70,7 +80,6 @@ def test_typed_text_wraps_and_stays_isolated(
         page.goto(f"{server.url}/experiments")
         assert page.evaluate(width) == 1280
         assert page.inner_text("td.owner bdi") == OWNER
-        browser.close()
 
 
 def _lines_of(page: Any, selector: str) -> list[int]:
@@ -95,26 +104,13 @@ def test_owner_addresses_stay_whole_in_the_list(
     """Each owner sits on one line (the list wrapped anywhere and cut
     'engagement@example.or|g'), while the 1,200-letter name still wraps in
     its box and the page keeps its width."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(chromium), args=CHROMIUM_ARGS
-        )
-        page: Any = browser.new_page(viewport={"width": width, "height": 900})
-        page.goto(f"{server.url}/experiments")
-        page.fill("#username", "vera")
-        page.fill("#password", password_of("vera"))
-        page.click("button.primary")
-        page.wait_for_url(f"{server.url}/experiments")
-
+    with _signed_in_page(chromium, server, "/experiments", width) as page:
         owners = page.locator("td.owner bdi").all_inner_texts()
         lines = dict(zip(owners, _lines_of(page, "td.owner bdi"), strict=True))
         assert "growth@example.org" in lines
         # An address has no space: one line, or it was cut inside a word.
         assert all(lines[owner] == 1 for owner in owners if " " not in owner), lines
         assert page.evaluate("document.documentElement.scrollWidth") == width
-        browser.close()
 
 
 @pytest.mark.parametrize(
@@ -126,18 +122,7 @@ def test_pages_do_not_scroll_sideways_on_a_phone(
 ) -> None:
     """At 390 px neither the page, the experiment list nor a metric table
     scrolls sideways: one block per experiment and per metric."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(chromium), args=CHROMIUM_ARGS
-        )
-        page: Any = browser.new_page(viewport={"width": 390, "height": 844})
-        page.goto(f"{server.url}{path}")
-        page.fill("#username", "vera")
-        page.fill("#password", password_of("vera"))
-        page.click("button.primary")
-        page.wait_for_url(f"{server.url}{path}")
+    with _signed_in_page(chromium, server, path, 390, height=844) as page:
         page.wait_for_load_state("networkidle")
 
         name = path.strip("/").replace("/", "-")
@@ -157,4 +142,3 @@ def test_pages_do_not_scroll_sideways_on_a_phone(
         assert boxes == [True] * len(boxes)
         if path.endswith("onboarding_checklist"):
             assert len(boxes) >= 2
-        browser.close()
